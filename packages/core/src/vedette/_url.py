@@ -1,0 +1,128 @@
+"""Parse ``redis+sentinel://`` URLs into `SentinelConfig` keyword arguments.
+
+``redis+sentinel://[user:password@]host1[:port][,host2[:port]...]/service_name[/db][?options]``;
+``rediss+sentinel://`` switches TLS on. The credentials are Redis's; the Sentinels' own go in
+the ``sentinel_username`` / ``sentinel_password`` options. The URL is never echoed with its
+credentials: errors show `redact`'s form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from vedette._values import boolean, did_you_mean
+from vedette.errors import ConfigurationError
+from vedette.nat import AddressMap
+
+SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
+_SECRET_OPTIONS = frozenset({"sentinel_username", "sentinel_password"})
+# Said by the URL's structure, so not accepted again as options.
+_STRUCTURAL = frozenset({"sentinels", "service_name", "db", "username", "password", "ssl"})
+_EXAMPLE = "redis+sentinel://host1:26379,host2:26379/mymaster"
+
+
+def parse_url(url: str, *, fields: Collection[str]) -> dict[str, Any]:
+    """Split ``url`` into keyword arguments for `SentinelConfig`; values stay as text.
+
+    Args:
+        url: The URL.
+        fields: `SentinelConfig`'s field names; those not set by the URL's structure are the
+            options its query string may carry.
+    """
+    if not isinstance(url, str):
+        raise ConfigurationError("url", f"expected a string, got {type(url).__name__}")
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or scheme.lower() not in SCHEMES:
+        shown = scheme if separator else redact(url)
+        raise ConfigurationError(
+            "url",
+            f"must start with redis+sentinel:// or rediss+sentinel:// (TLS), got {shown!r}; "
+            f"for example {_EXAMPLE}",
+        )
+    rest, _, query = rest.partition("?")
+    rest = rest.partition("#")[0]
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+
+    kwargs: dict[str, Any] = {"ssl": SCHEMES[scheme.lower()]}
+    if at:
+        username, _, password = userinfo.partition(":")
+        kwargs["username"] = unquote(username)
+        kwargs["password"] = unquote(password)
+    if not hosts.strip(","):
+        raise ConfigurationError(
+            "sentinels", f"the URL names no Sentinel host; for example {_EXAMPLE}"
+        )
+    if any(not part.strip() for part in hosts.split(",")):
+        raise ConfigurationError("sentinels", f"empty host in the Sentinel list {hosts!r}")
+    kwargs["sentinels"] = hosts
+    kwargs.update(_parse_path(path))
+    kwargs.update(_parse_options(query, fields))
+    return kwargs
+
+
+def _parse_path(path: str) -> dict[str, object]:
+    segments = path.strip("/").split("/") if path.strip("/") else []
+    if not segments:
+        raise ConfigurationError(
+            "service_name", f"missing: write it as the URL's path, as in {_EXAMPLE}"
+        )
+    if len(segments) > 2:
+        raise ConfigurationError(
+            "url", f"the path must be /service_name or /service_name/db, got /{path}"
+        )
+    parsed: dict[str, object] = {"service_name": unquote(segments[0])}
+    if len(segments) == 2:
+        parsed["db"] = segments[1]
+    return parsed
+
+
+def _parse_options(query: str, fields: Collection[str]) -> dict[str, object]:
+    known = sorted((set(fields) - _STRUCTURAL) | {"nat_strict"})
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
+    except ValueError:
+        raise ConfigurationError(
+            "url", "malformed query string; write ?name=value&name=value"
+        ) from None
+    options: dict[str, object] = {}
+    nat_entries: list[str] = []
+    for name, value in pairs:
+        if name == "nat":  # one option per mapping, or comma-separated: both read the same
+            nat_entries.append(value)
+        elif name not in known:
+            raise ConfigurationError(name, _unknown(name, known))
+        elif name in options:
+            raise ConfigurationError(name, "is given twice in the URL")
+        else:
+            options[name] = value
+    strict = boolean(options.pop("nat_strict", False), "nat_strict")
+    if nat_entries or strict:
+        options["nat"] = AddressMap.from_text(",".join(nat_entries), strict=strict)
+    return options
+
+
+def _unknown(name: str, known: list[str]) -> str:
+    hint = did_you_mean(name, known)
+    if name in _STRUCTURAL:
+        return f"is set by the URL itself, not as an option{hint}"
+    return f"unknown URL option{hint}; known options: {', '.join(known)}"
+
+
+def redact(url: str) -> str:
+    """``url`` with its credentials and secret options replaced by ``***``."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "***" if "@" in url else url
+    rest, question, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    if query:
+        query = "&".join(
+            f"{part.partition('=')[0]}=***" if part.partition("=")[0] in _SECRET_OPTIONS else part
+            for part in query.split("&")
+        )
+    return f"{scheme}{separator}{netloc}{slash}{path}{question}{query}"
