@@ -1,0 +1,74 @@
+"""redis-py clients built from a `SentinelConfig`: the one place its settings become redis-py's.
+
+Every client gets finite timeouts and no redis-py retries (redis-py 6+ retries each command up to
+10 times by default, which turns one dead Sentinel into seconds of waiting). Retrying is Vedette's
+job, done with knowledge of the failover. Sentinel and verification connections speak RESP2
+(redis-py 8 defaults to RESP3): every server version understands it, and replies keep one shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.client import Pipeline
+from redis.retry import Retry
+
+from vedette.address import Address
+from vedette.config import SentinelConfig
+
+
+def _no_retry() -> Retry:
+    return Retry(NoBackoff(), 0)
+
+
+def _tls(config: SentinelConfig, enabled: bool) -> dict[str, Any]:
+    if not enabled:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": config.ssl_ca_certs,
+        "ssl_certfile": config.ssl_certfile,
+        "ssl_keyfile": config.ssl_keyfile,
+        "ssl_cert_reqs": config.ssl_cert_reqs,
+        "ssl_check_hostname": config.ssl_check_hostname and config.ssl_cert_reqs == "required",
+    }
+
+
+def sentinel_client(config: SentinelConfig, address: Address) -> redis.Redis:
+    """A client for one Sentinel: its own credentials and short timeouts, replies decoded."""
+    return redis.Redis(
+        host=address.host,
+        port=address.port,
+        username=config.sentinel_username,
+        password=config.sentinel_password,
+        socket_timeout=config.sentinel_socket_timeout,
+        socket_connect_timeout=config.sentinel_connect_timeout,
+        retry=_no_retry(),
+        protocol=2,
+        decode_responses=True,
+        **_tls(config, config.uses_sentinel_ssl),
+    )
+
+
+def redis_client(config: SentinelConfig, address: Address, **overrides: Any) -> redis.Redis:
+    """A client for one Redis server (master or replica) at a fixed address."""
+    kwargs: dict[str, Any] = {
+        "host": address.host,
+        "port": address.port,
+        "db": config.db,
+        "username": config.username,
+        "password": config.password,
+        "socket_timeout": config.socket_timeout,
+        "socket_connect_timeout": config.socket_connect_timeout,
+        "retry": _no_retry(),
+        **_tls(config, config.ssl),
+    }
+    kwargs.update(overrides)
+    return redis.Redis(**kwargs)
+
+
+def command(client: redis.Redis | Pipeline, *args: str | int) -> Any:
+    """Send one command (queue it, on a pipeline); redis-py leaves ``execute_command`` untyped."""
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]

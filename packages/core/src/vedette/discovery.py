@@ -1,0 +1,434 @@
+"""Discovery: ask the Sentinels who the master is, and check the answer before trusting it.
+
+1. Every known Sentinel is asked at once, in one pipelined round trip each (the master with its
+   config epoch, the replicas, the other Sentinels), on connections with short timeouts and no
+   retries: a dead Sentinel costs one timeout, never a retry storm.
+2. Answers are grouped by the master they name (after NAT). The master named by the most
+   Sentinels wins; a tie goes to the highest config epoch. Once a majority of the known Sentinels
+   agree, the others are not waited for.
+3. ``ROLE`` on the winner must say ``master``. If it does not (it died mid-failover, or was
+   demoted), another answer is tried only if it comes from a newer configuration (a higher epoch):
+   an answer from an older one is stale.
+4. Sentinels named in the answers join the ones asked next time; the configured ones always stay.
+   Run ids keep one Sentinel known under two addresses (configured, and reported through NAT)
+   from being asked, or counted, twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import redis
+
+from vedette._connections import command, redis_client, sentinel_client
+from vedette._redis_errors import Failure, classify
+from vedette.address import Address
+from vedette.config import SentinelConfig
+from vedette.errors import AuthenticationError, MasterNotFoundError, ServiceNotFoundError
+
+__all__ = ["Discovery", "Topology", "discover"]
+
+logger = logging.getLogger(__name__)
+
+# Flags with which Sentinel marks a replica it does not consider usable; a peer Sentinel is
+# left out only when down: "disconnected" there is the answering Sentinel's own link, often
+# just not (re)connected yet.
+_UNUSABLE_REPLICA = frozenset({"s_down", "o_down", "disconnected"})
+_UNUSABLE_SENTINEL = frozenset({"s_down", "o_down"})
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    """The master of a service as the Sentinels describe it, after NAT and ``ROLE`` check."""
+
+    service_name: str
+    """The service (master) name that was looked up."""
+    master: Address
+    """The verified master."""
+    replicas: tuple[Address, ...]
+    """Replicas the Sentinels consider healthy and in sync with the master."""
+    sentinels: tuple[Address, ...]
+    """Every Sentinel known to monitor the service: those that answered and those they know."""
+    config_epoch: int
+    """The configuration epoch of the answer: it grows by one with every failover."""
+    agreeing: int
+    """How many Sentinels named this master."""
+    asked: int
+    """How many Sentinels were asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One Sentinel's answer, or why it gave none."""
+
+    sentinel: Address
+    sentinel_id: str | None = None
+    master: Address | None = None
+    epoch: int = -1
+    replicas: tuple[Address, ...] = ()
+    peers: tuple[tuple[str, Address], ...] = ()  # (run id, address) of the Sentinels it knows
+    failure: Failure | None = None
+    reason: str = ""
+    monitored: tuple[str, ...] = field(default=())
+
+    def describe(self) -> str:
+        if self.master is not None:
+            return f"names {self.master} as master (config epoch {self.epoch})"
+        return self.reason
+
+
+def discover(config: SentinelConfig) -> Topology:
+    """Find and verify the master of ``config.service_name`` once; see `Discovery`."""
+    with Discovery(config) as discovery:
+        return discovery.discover()
+
+
+class Discovery:
+    """Finds the master of a service, again and again, on reused Sentinel connections.
+
+    Thread-safe: several threads may call `discover` at once. `close` releases the connections.
+
+    Example:
+        >>> with Discovery(config) as discovery:  # doctest: +SKIP
+        ...     print(discovery.discover().master)
+        10.0.0.5:6379
+    """
+
+    def __init__(self, config: SentinelConfig) -> None:
+        self.config = config
+        self._clients: dict[Address, redis.Redis] = {}  # one per Sentinel
+        self._verifiers: dict[Address, redis.Redis] = {}  # one per master candidate, for ROLE
+        self._learned: tuple[Address, ...] = ()
+        self._failing: set[Address] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def sentinels(self) -> tuple[Address, ...]:
+        """The Sentinels the next lookup asks: the configured ones, then the ones learned."""
+        return tuple(dict.fromkeys((*self.config.sentinels, *self._learned)))
+
+    def discover(self) -> Topology:
+        """Ask the Sentinels for the master, verify it with ``ROLE``, and describe the topology.
+
+        Raises:
+            AuthenticationError: Every reachable Sentinel refused the Sentinel credentials, or
+                the master refused the Redis credentials.
+            ServiceNotFoundError: No reachable Sentinel monitors ``service_name``.
+            MasterNotFoundError: No usable master: every Sentinel is unreachable, or the master
+                they name does not answer ``ROLE`` as a master (a failover is under way).
+            ConfigurationError: In strict NAT mode, a Sentinel reported an unmapped address.
+        """
+        sentinels = self.sentinels
+        collection = _Collection(self, sentinels)
+        answers = collection.until_majority()
+        tried: dict[Address, str] = {}
+        while True:
+            for candidate in _candidates(answers, sentinels):
+                if candidate not in tried:
+                    problem = self._verify_master(candidate)
+                    if problem is None:
+                        return self._topology(candidate, answers, sentinels)
+                    tried[candidate] = problem
+            if collection.finished:
+                break
+            answers = collection.all()
+        raise self._failure(answers, tried)
+
+    def close(self) -> None:
+        """Close every connection."""
+        with self._lock:
+            clients = [*self._clients.values(), *self._verifiers.values()]
+            self._clients, self._verifiers = {}, {}
+        for client in clients:
+            client.close()
+
+    def __enter__(self) -> Discovery:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- asking one Sentinel ------------------------------------------------------------------
+
+    def _client(self, address: Address) -> redis.Redis:
+        with self._lock:
+            client = self._clients.get(address)
+            if client is None:
+                client = self._clients[address] = sentinel_client(self.config, address)
+            return client
+
+    def _ask_one(self, address: Address) -> _Answer:
+        """One Sentinel's answer about the service; never raises for a network or reply problem."""
+        name = self.config.service_name
+        try:
+            pipe = self._client(address).pipeline(transaction=False)
+            for subcommand in ("MASTER", "REPLICAS", "SENTINELS"):
+                command(pipe, "SENTINEL", subcommand, name)
+            command(pipe, "SENTINEL", "MYID")  # Redis 6.2+; older Sentinels answer an error
+            master, replicas, others, myid = pipe.execute(raise_on_error=False)
+            for reply in (master, replicas, others):
+                if isinstance(reply, Exception):
+                    raise reply
+        except redis.RedisError as error:
+            failure, reason = classify(error)
+            if failure == "unknown_service":
+                return self._unknown_service(address)
+            if failure == "auth":
+                reason = f"authentication failed for Sentinel {address}"
+            return _Answer(address, failure=failure, reason=reason)
+        sentinel_id = myid if isinstance(myid, str) else None
+        return self._parse(address, sentinel_id, _fields(master), replicas, others)
+
+    def _parse(
+        self,
+        address: Address,
+        sentinel_id: str | None,
+        master: dict[str, str],
+        replicas: list[list[str]],
+        others: list[list[str]],
+    ) -> _Answer:
+        seen_others = int(master.get("num-other-sentinels", "0"))
+        if seen_others < self.config.min_other_sentinels:
+            return _Answer(
+                address,
+                failure="error",
+                reason=f"ignored: sees {seen_others} other Sentinels, fewer than "
+                f"min_other_sentinels={self.config.min_other_sentinels}",
+            )
+        return _Answer(
+            address,
+            sentinel_id=sentinel_id,
+            master=self._reported(master),
+            epoch=int(master.get("config-epoch", "0")),
+            replicas=tuple(
+                self._reported(entry)
+                for entry in map(_fields, replicas)
+                if _usable(entry, _UNUSABLE_REPLICA) and entry.get("master-link-status") == "ok"
+            ),
+            peers=tuple(
+                (entry.get("runid", ""), self._reported(entry))
+                for entry in map(_fields, others)
+                if _usable(entry, _UNUSABLE_SENTINEL)
+            ),
+        )
+
+    def _reported(self, entry: dict[str, str]) -> Address:
+        return self.config.nat.translate(Address(entry["ip"], int(entry["port"])))
+
+    def _unknown_service(self, address: Address) -> _Answer:
+        try:
+            masters = command(self._client(address), "SENTINEL", "MASTERS")
+            monitored = tuple(sorted(_fields(entry)["name"] for entry in masters))
+        except redis.RedisError:
+            monitored = ()
+        listed = ", ".join(map(repr, monitored)) or "nothing"
+        return _Answer(
+            address,
+            failure="unknown_service",
+            reason=f"does not monitor {self.config.service_name!r} (it monitors {listed})",
+            monitored=monitored,
+        )
+
+    def _note(self, answer: _Answer) -> None:
+        """Log a Sentinel going bad or coming back, once per change rather than per lookup."""
+        with self._lock:
+            was_failing = answer.sentinel in self._failing
+            if answer.failure is None:
+                self._failing.discard(answer.sentinel)
+            else:
+                self._failing.add(answer.sentinel)
+        if answer.failure is not None and not was_failing:
+            logger.warning(
+                "Sentinel %s gives no answer for service %r: %s",
+                answer.sentinel,
+                self.config.service_name,
+                answer.reason,
+            )
+        elif answer.failure is None and was_failing:
+            logger.info(
+                "Sentinel %s answers again for service %r",
+                answer.sentinel,
+                self.config.service_name,
+            )
+
+    # --- deciding -------------------------------------------------------------------------------
+
+    def _verify_master(self, address: Address) -> str | None:
+        """None if ``address`` says it is a master, else why it is not usable."""
+        with self._lock:
+            client = self._verifiers.get(address)
+            if client is None:
+                client = self._verifiers[address] = redis_client(self.config, address, protocol=2)
+        try:
+            try:
+                role = command(client, "ROLE")
+            except redis.TimeoutError:
+                raise
+            except redis.ConnectionError:
+                # The pooled socket may predate a restart of that server: ask once more on a
+                # fresh one. (Not after a timeout: that would double what a dead host costs.)
+                client.connection_pool.disconnect()
+                role = command(client, "ROLE")
+        except redis.AuthenticationError:
+            raise AuthenticationError(
+                f"authentication failed for Redis {address} (master of "
+                f"{self.config.service_name!r}); check username and password"
+            ) from None
+        except redis.RedisError as error:
+            return classify(error)[1]
+        kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
+        if kind != "master":
+            return f"is not a master: ROLE says {kind}"
+        return None
+
+    def _topology(
+        self, master: Address, answers: dict[Address, _Answer], sentinels: Sequence[Address]
+    ) -> Topology:
+        agreeing = [answer for answer in answers.values() if answer.master == master]
+        # The same Sentinel may be configured under one address and reported (after NAT) under
+        # another: run ids tell, so no Sentinel is asked, or counted, twice.
+        answered_ids = {answer.sentinel_id for answer in answers.values() if answer.sentinel_id}
+        known = dict.fromkeys(answer.sentinel for answer in agreeing)
+        for answer in agreeing:
+            for run_id, address in answer.peers:
+                if run_id not in answered_ids:
+                    known[address] = None
+        self._learned = tuple(address for address in known if address not in self.config.sentinels)
+        return Topology(
+            service_name=self.config.service_name,
+            master=master,
+            replicas=agreeing[0].replicas,
+            sentinels=tuple(known),
+            config_epoch=max(answer.epoch for answer in agreeing),
+            agreeing=len(agreeing),
+            asked=len(sentinels),
+        )
+
+    def _failure(self, answers: dict[Address, _Answer], tried: dict[Address, str]) -> Exception:
+        name = self.config.service_name
+        described = {str(address): answer.describe() for address, answer in answers.items()}
+        if tried:
+            problems = "; ".join(f"{address} {problem}" for address, problem in tried.items())
+            return MasterNotFoundError(
+                f"the Sentinels name a master for {name!r} that is not usable: {problems}",
+                service_name=name,
+                answers=described,
+            )
+        reachable = [answer for answer in answers.values() if answer.failure != "unreachable"]
+        if reachable and all(answer.failure == "auth" for answer in reachable):
+            return AuthenticationError(
+                ", ".join(answer.reason for answer in reachable)
+                + "; check sentinel_username and sentinel_password"
+            )
+        if reachable and all(answer.failure == "unknown_service" for answer in reachable):
+            monitored = tuple(sorted({n for answer in reachable for n in answer.monitored}))
+            listed = ", ".join(map(repr, monitored)) or "nothing"
+            return ServiceNotFoundError(
+                f"no Sentinel monitors a service named {name!r}; they monitor {listed}",
+                service_name=name,
+                answers=described,
+                monitored=monitored,
+            )
+        return MasterNotFoundError(
+            f"no Sentinel named a master for {name!r}", service_name=name, answers=described
+        )
+
+
+class _Collection:
+    """The answers of one lookup, arriving from one short-lived thread per Sentinel."""
+
+    def __init__(self, discovery: Discovery, sentinels: Sequence[Address]) -> None:
+        self._discovery = discovery
+        self._sentinels = sentinels
+        self._answers: dict[Address, _Answer] = {}
+        self._inbox: queue.Queue[_Answer | BaseException] = queue.Queue()
+        config = discovery.config
+        # Connect, then read: the worst a Sentinel can cost; a small margin for thread start-up.
+        budget = config.sentinel_connect_timeout + config.sentinel_socket_timeout + 0.1
+        self._deadline = time.monotonic() + budget
+        for address in sentinels:
+            threading.Thread(
+                target=self._ask, args=(address,), name=f"vedette-discovery-{address}", daemon=True
+            ).start()
+
+    def _ask(self, address: Address) -> None:
+        try:
+            self._inbox.put(self._discovery._ask_one(address))
+        except BaseException as error:  # handed to the caller's thread, which raises it
+            self._inbox.put(error)
+
+    @property
+    def finished(self) -> bool:
+        return len(self._answers) == len(self._sentinels) or time.monotonic() >= self._deadline
+
+    def until_majority(self) -> dict[Address, _Answer]:
+        """Answers until a majority agree on a master, everyone answered, or time is up."""
+        return self._collect(stop_at_majority=True)
+
+    def all(self) -> dict[Address, _Answer]:
+        """Answers until everyone answered or time is up; silent Sentinels count as unreachable."""
+        return self._collect(stop_at_majority=False)
+
+    def _collect(self, *, stop_at_majority: bool) -> dict[Address, _Answer]:
+        while len(self._answers) < len(self._sentinels):
+            if stop_at_majority and _has_majority(self._answers.values(), len(self._sentinels)):
+                return dict(self._answers)
+            try:
+                item = self._inbox.get(timeout=max(0.0, self._deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            self._discovery._note(item)
+            self._answers[item.sentinel] = item
+        if len(self._answers) < len(self._sentinels):
+            self._deadline = 0.0
+            for address in self._sentinels:
+                if address not in self._answers:
+                    silent = _Answer(address, failure="unreachable", reason="no answer in time")
+                    self._discovery._note(silent)
+                    self._answers[address] = silent
+        return dict(self._answers)
+
+
+def _fields(reply: Iterable[str]) -> dict[str, str]:
+    """Sentinel's flat ``[key, value, key, value ...]`` reply as a dict."""
+    items = list(reply)
+    return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def _usable(entry: dict[str, str], unusable: frozenset[str]) -> bool:
+    return not unusable.intersection(entry.get("flags", "").split(","))
+
+
+def _has_majority(answers: Iterable[_Answer], asked: int) -> bool:
+    votes: dict[Address, int] = {}
+    for answer in answers:
+        if answer.master is not None:
+            votes[answer.master] = votes.get(answer.master, 0) + 1
+    return any(count * 2 > asked for count in votes.values())
+
+
+def _candidates(answers: dict[Address, _Answer], sentinels: Sequence[Address]) -> list[Address]:
+    """Masters to try, best first: most votes, then highest epoch; then only newer epochs."""
+    groups: dict[Address, list[_Answer]] = {}
+    for answer in answers.values():
+        if answer.master is not None:
+            groups.setdefault(answer.master, []).append(answer)
+    if not groups:
+        return []
+
+    def epoch(master: Address) -> int:
+        return max(answer.epoch for answer in groups[master])
+
+    def first_asker(master: Address) -> int:
+        return min(sentinels.index(answer.sentinel) for answer in groups[master])
+
+    ranked = sorted(groups, key=lambda m: (-len(groups[m]), -epoch(m), first_asker(m)))
+    best = ranked[0]
+    return [best, *(master for master in ranked[1:] if epoch(master) > epoch(best))]
