@@ -1,0 +1,29 @@
+"""Real Redis Sentinel clusters on loopback, for tests, benchmarks and development.
+
+`SentinelCluster` starts a master, replicas and Sentinels as real ``redis-server`` processes and
+injects real faults into them (``kill -9``, SIGSTOP, planned failover, a dead Sentinel). For pytest
+fixtures, add ``pytest_plugins = ["vedette.testing.pytest_plugin"]`` to a ``conftest.py``.
+
+Usage:
+    >>> from vedette.testing import SentinelCluster
+    >>> with SentinelCluster() as cluster:  # doctest: +SKIP
+    ...     old = cluster.kill_master()
+    ...     new = cluster.wait_for_switch(timeout=30)
+"""
+
+from vedette.testing._binary import find_redis_server
+from vedette.testing._network import unresponsive_address
+from vedette.testing._waiting import wait_until
+from vedette.testing.cluster import SentinelCluster
+from vedette.testing.errors import ClusterError
+
+__all__ = [
+    # Clusters
+    "ClusterError",
+    "SentinelCluster",
+    "find_redis_server",
+    # Network conditions
+    "unresponsive_address",
+    # Waiting
+    "wait_until",
+]

@@ -1,0 +1,123 @@
+"""Configuration files for the nodes of a local cluster.
+
+The Sentinels are started already knowing each other and the replicas (``known-sentinel``,
+``known-replica``, fixed ``myid``s): the state they would otherwise reach by exchanging hello
+messages every 2 s. A cluster is ready in a fraction of a second instead of ~5 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vedette.testing._process import HOST, Node
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Who may talk to a cluster's Redis nodes and to its Sentinels."""
+
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """Sentinel's failure-detection settings for one cluster."""
+
+    quorum: int
+    down_after_ms: int
+    failover_timeout_ms: int
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _acl_user(username: str, password: str | None) -> str:
+    secret = f">{password}" if password else "nopass"
+    return f"user {username} on {_quote(secret)} ~* &* +@all"
+
+
+def _common(node: Node) -> list[str]:
+    return [
+        f"port {node.port}",
+        f"bind {HOST}",
+        "protected-mode no",
+        "daemonize no",
+        f"dir {_quote(str(node.directory))}",
+        f"logfile {_quote(str(node.log_file))}",
+    ]
+
+
+def redis_config(node: Node, master: Node | None, credentials: Credentials) -> str:
+    """A Redis node's configuration: no persistence, fast diskless replication."""
+    lines = [
+        *_common(node),
+        'save ""',
+        "appendonly no",
+        "repl-diskless-sync yes",
+        "repl-diskless-sync-delay 0",
+        "repl-diskless-load on-empty-db",
+    ]
+    if credentials.username:
+        lines += ["user default off", _acl_user(credentials.username, credentials.password)]
+        lines.append(f"masteruser {_quote(credentials.username)}")
+    elif credentials.password:
+        lines.append(f"requirepass {_quote(credentials.password)}")
+    if credentials.password:
+        lines.append(f"masterauth {_quote(credentials.password)}")
+    if master is not None:
+        lines.append(f"replicaof {HOST} {master.port}")
+    return "\n".join(lines) + "\n"
+
+
+def sentinel_id(index: int) -> str:
+    """A fixed 40-hex-digit run id for Sentinel number ``index``."""
+    return f"{index + 1:040x}"
+
+
+def sentinel_config(
+    index: int,
+    node: Node,
+    *,
+    service_name: str,
+    master: Node,
+    replicas: list[Node],
+    peers: dict[int, Node],
+    timing: Timing,
+    credentials: Credentials,
+) -> str:
+    """Sentinel ``index``'s configuration, already knowing its peers and the replicas."""
+    name = service_name
+    lines = [
+        *_common(node),
+        f"sentinel myid {sentinel_id(index)}",
+        f"sentinel monitor {name} {HOST} {master.port} {timing.quorum}",
+        f"sentinel down-after-milliseconds {name} {timing.down_after_ms}",
+        f"sentinel failover-timeout {name} {timing.failover_timeout_ms}",
+        f"sentinel parallel-syncs {name} 1",
+    ]
+    if credentials.username:
+        lines.append(f"sentinel auth-user {name} {_quote(credentials.username)}")
+    if credentials.password:
+        lines.append(f"sentinel auth-pass {name} {_quote(credentials.password)}")
+    lines += [f"sentinel known-replica {name} {HOST} {replica.port}" for replica in replicas]
+    lines += [
+        f"sentinel known-sentinel {name} {HOST} {peer.port} {sentinel_id(peer_index)}"
+        for peer_index, peer in peers.items()
+    ]
+    # The Sentinels' own access control, and the credentials they use with each other.
+    if credentials.sentinel_username:
+        lines += [
+            "user default off",
+            _acl_user(credentials.sentinel_username, credentials.sentinel_password),
+            f"sentinel sentinel-user {_quote(credentials.sentinel_username)}",
+        ]
+    elif credentials.sentinel_password:
+        lines.append(f"requirepass {_quote(credentials.sentinel_password)}")
+    if credentials.sentinel_password:
+        lines.append(f"sentinel sentinel-pass {_quote(credentials.sentinel_password)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+pytest_plugins = ["vedette.testing.pytest_plugin"]
