@@ -83,6 +83,15 @@ def test_nat_options() -> None:
     )
 
 
+def test_option_values_are_percent_decoded_not_form_decoded() -> None:
+    config = SentinelConfig.from_url(
+        "redis+sentinel://:a+b@h/m?sentinel_password=c+d%26e%2Bf&reconcile_interval=0"
+    )
+    assert config.password == "a+b"
+    assert config.sentinel_password == "c+d&e+f"  # a "+" in a password stays a "+"
+    assert config.reconcile_interval is None
+
+
 def test_scheme_is_case_insensitive() -> None:
     assert SentinelConfig.from_url("Redis+Sentinel://h/m").service_name == "m"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from vedette._values import boolean, did_you_mean
 from vedette.errors import ConfigurationError
@@ -81,15 +81,15 @@ def _parse_path(path: str) -> dict[str, object]:
 
 def _parse_options(query: str, fields: Collection[str]) -> dict[str, object]:
     known = sorted((set(fields) - _STRUCTURAL) | {"nat_strict"})
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True) if query else []
-    except ValueError:
-        raise ConfigurationError(
-            "url", "malformed query string; write ?name=value&name=value"
-        ) from None
     options: dict[str, object] = {}
     nat_entries: list[str] = []
-    for name, value in pairs:
+    for part in filter(None, query.split("&")):
+        # Percent-decoding only, as in the user part: form decoding (parse_qsl) would turn a
+        # "+" in a password into a space.
+        name, equals, value = part.partition("=")
+        if not equals:
+            raise ConfigurationError("url", "malformed query string; write ?name=value&name=value")
+        name, value = unquote(name), unquote(value)
         if name == "nat":  # one option per mapping, or comma-separated: both read the same
             nat_entries.append(value)
         elif name not in known:

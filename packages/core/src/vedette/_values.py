@@ -8,6 +8,7 @@ variable) and the setting's name as the user wrote it, and returns the typed val
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import ssl
@@ -116,10 +117,10 @@ def seconds_or_off(value: object, setting: str) -> float | None:
     """Seconds, or None to switch off; ``0``, ``"off"`` and ``"none"`` also switch off."""
     if value is None or (isinstance(value, str) and value.strip().lower() in {"off", "none"}):
         return None
-    if not isinstance(value, bool) and isinstance(value, int | float) and value == 0:
-        return None
-    if isinstance(value, str) and value.strip() in {"0", "0.0"}:
-        return None
+    if not isinstance(value, bool) and isinstance(value, str | int | float):
+        with contextlib.suppress(ValueError):
+            if float(value) == 0:
+                return None
     return seconds(value, setting)
 
 

@@ -390,7 +390,7 @@ class SentinelCluster:
         """Start the master killed by `kill_master` again, empty: the old master returns.
 
         It starts as its configuration says, as a master, until the Sentinels notice and turn it
-        into a replica (seconds later). Returns its address.
+        into a replica (about 20 s later with the default timings). Returns its address.
         """
         node = self._killed_master
         if node is None:
