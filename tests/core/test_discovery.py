@@ -17,6 +17,7 @@ from vedette import (
     Discovery,
     MasterNotFoundError,
     SentinelConfig,
+    SentinelsUnreachableError,
     ServiceNotFoundError,
     discover,
 )
@@ -158,11 +159,12 @@ def test_an_unresponsive_sentinel_costs_one_connect_timeout_and_no_retry(
 def test_all_sentinels_gone(sentinel_cluster: SentinelCluster) -> None:
     for index in range(3):
         sentinel_cluster.stop_sentinel(index)
-    with pytest.raises(MasterNotFoundError) as caught:
+    with pytest.raises(SentinelsUnreachableError) as caught:
         discover(sentinel_cluster.config)
+    assert isinstance(caught.value, MasterNotFoundError)
     assert set(caught.value.answers) == set(map(str, sentinel_cluster.sentinel_addresses))
     assert all(answer.startswith("unreachable") for answer in caught.value.answers.values())
-    assert "no Sentinel named a master for 'vedette'" in str(caught.value)
+    assert "no Sentinel of 'vedette' could be reached" in str(caught.value)
 
 
 def test_wrong_service_name_says_what_is_monitored(sentinel_cluster: SentinelCluster) -> None:

@@ -1,8 +1,10 @@
 """Vedette: Redis Sentinel made failover-safe for Python task queues.
 
 The core owns everything about Sentinel: configuration and ``redis+sentinel://`` URLs, discovery
-of the master (majority answer, verified with ``ROLE``), NAT address mapping, and local Sentinel
-clusters for tests (`vedette.testing`). The Celery, Dramatiq and RQ adapters build on these names.
+of the master (majority answer, verified with ``ROLE``), NAT address mapping, the failover event
+stream (`FailoverWatcher`), clients that follow the master (`connect`) or read from the replicas
+(`connect_replica`), retries across a failover (`ensure_call`), and local Sentinel clusters for
+tests (`vedette.testing`). The Celery, Dramatiq and RQ adapters build on these names.
 
 Usage:
     >>> import vedette
@@ -15,16 +17,34 @@ Usage:
 from importlib.metadata import version as _version
 
 from vedette.address import Address, AddressLike
+from vedette.client import MasterPool, connect
 from vedette.config import SentinelConfig
 from vedette.discovery import Discovery, Topology, discover
 from vedette.errors import (
     AuthenticationError,
     ConfigurationError,
+    FailoverTimeout,
     MasterNotFoundError,
+    NotReplicatedError,
+    SentinelsUnreachableError,
     ServiceNotFoundError,
     VedetteError,
 )
+from vedette.events import (
+    FailoverAborted,
+    FailoverEvent,
+    FailoverStarted,
+    MasterDown,
+    MasterSwitched,
+    MasterUp,
+    PromotionStarted,
+    SentinelLost,
+    SentinelRecovered,
+)
 from vedette.nat import AddressMap
+from vedette.replicas import ReplicaPool, connect_replica
+from vedette.retry import DEFAULT_DEADLINE, Backoff, ensure_call, ensured, is_retryable
+from vedette.watcher import EventStream, FailoverWatcher
 
 __version__ = _version("vedette")
 
@@ -38,10 +58,37 @@ __all__ = [
     "Discovery",
     "Topology",
     "discover",
+    # Failover events
+    "EventStream",
+    "FailoverAborted",
+    "FailoverEvent",
+    "FailoverStarted",
+    "FailoverWatcher",
+    "MasterDown",
+    "MasterSwitched",
+    "MasterUp",
+    "PromotionStarted",
+    "SentinelLost",
+    "SentinelRecovered",
+    # Following the master
+    "MasterPool",
+    "connect",
+    # Reading from replicas
+    "ReplicaPool",
+    "connect_replica",
+    # Retrying
+    "Backoff",
+    "DEFAULT_DEADLINE",
+    "ensure_call",
+    "ensured",
+    "is_retryable",
     # Errors
     "AuthenticationError",
     "ConfigurationError",
+    "FailoverTimeout",
     "MasterNotFoundError",
+    "NotReplicatedError",
+    "SentinelsUnreachableError",
     "ServiceNotFoundError",
     "VedetteError",
     # Metadata

@@ -36,35 +36,40 @@ def _tls(config: SentinelConfig, enabled: bool) -> dict[str, Any]:
     }
 
 
-def sentinel_client(config: SentinelConfig, address: Address) -> redis.Redis:
+def sentinel_client(config: SentinelConfig, address: Address, **overrides: Any) -> redis.Redis:
     """A client for one Sentinel: its own credentials and short timeouts, replies decoded."""
-    return redis.Redis(
-        host=address.host,
-        port=address.port,
-        username=config.sentinel_username,
-        password=config.sentinel_password,
-        socket_timeout=config.sentinel_socket_timeout,
-        socket_connect_timeout=config.sentinel_connect_timeout,
-        retry=_no_retry(),
-        protocol=2,
-        decode_responses=True,
-        **_tls(config, config.uses_sentinel_ssl),
-    )
-
-
-def redis_client(config: SentinelConfig, address: Address, **overrides: Any) -> redis.Redis:
-    """A client for one Redis server (master or replica) at a fixed address."""
     kwargs: dict[str, Any] = {
         "host": address.host,
         "port": address.port,
+        "username": config.sentinel_username,
+        "password": config.sentinel_password,
+        "socket_timeout": config.sentinel_socket_timeout,
+        "socket_connect_timeout": config.sentinel_connect_timeout,
+        "retry": _no_retry(),
+        "protocol": 2,
+        "decode_responses": True,
+        **_tls(config, config.uses_sentinel_ssl),
+    }
+    kwargs.update(overrides)
+    return redis.Redis(**kwargs)
+
+
+def redis_kwargs(config: SentinelConfig) -> dict[str, Any]:
+    """``redis.Redis``/connection keyword arguments for Redis (not Sentinel), without an address."""
+    return {
         "db": config.db,
         "username": config.username,
         "password": config.password,
         "socket_timeout": config.socket_timeout,
         "socket_connect_timeout": config.socket_connect_timeout,
-        "retry": _no_retry(),
         **_tls(config, config.ssl),
     }
+
+
+def redis_client(config: SentinelConfig, address: Address, **overrides: Any) -> redis.Redis:
+    """A client for one Redis server (master or replica) at a fixed address, without retries."""
+    kwargs: dict[str, Any] = {"host": address.host, "port": address.port, "retry": _no_retry()}
+    kwargs.update(redis_kwargs(config))
     kwargs.update(overrides)
     return redis.Redis(**kwargs)
 

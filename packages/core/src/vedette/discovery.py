@@ -29,7 +29,12 @@ from vedette._connections import command, redis_client, sentinel_client
 from vedette._redis_errors import Failure, classify
 from vedette.address import Address
 from vedette.config import SentinelConfig
-from vedette.errors import AuthenticationError, MasterNotFoundError, ServiceNotFoundError
+from vedette.errors import (
+    AuthenticationError,
+    MasterNotFoundError,
+    SentinelsUnreachableError,
+    ServiceNotFoundError,
+)
 
 __all__ = ["Discovery", "Topology", "discover"]
 
@@ -60,6 +65,9 @@ class Topology:
     """How many Sentinels named this master."""
     asked: int
     """How many Sentinels were asked."""
+    failover_in_progress: bool = False
+    """Whether a Sentinel that answered reports a failover of this master under way (it is
+    the failover's leader, or tries to become it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class _Answer:
     sentinel_id: str | None = None
     master: Address | None = None
     epoch: int = -1
+    failing_over: bool = False
     replicas: tuple[Address, ...] = ()
     peers: tuple[tuple[str, Address], ...] = ()  # (run id, address) of the Sentinels it knows
     failure: Failure | None = None
@@ -112,8 +121,13 @@ class Discovery:
         """The Sentinels the next lookup asks: the configured ones, then the ones learned."""
         return tuple(dict.fromkeys((*self.config.sentinels, *self._learned)))
 
-    def discover(self) -> Topology:
+    def discover(self, *, every_sentinel: bool = False) -> Topology:
         """Ask the Sentinels for the master, verify it with ``ROLE``, and describe the topology.
+
+        Args:
+            every_sentinel: Wait for every Sentinel's answer (or its timeout) instead of
+                stopping once a majority agree: slower, but `Topology.failover_in_progress`
+                then reflects every reachable Sentinel.
 
         Raises:
             AuthenticationError: Every reachable Sentinel refused the Sentinel credentials, or
@@ -125,7 +139,7 @@ class Discovery:
         """
         sentinels = self.sentinels
         collection = _Collection(self, sentinels)
-        answers = collection.until_majority()
+        answers = collection.all() if every_sentinel else collection.until_majority()
         tried: dict[Address, str] = {}
         while True:
             for candidate in _candidates(answers, sentinels):
@@ -180,6 +194,8 @@ class Discovery:
                 return self._unknown_service(address)
             if failure == "auth":
                 reason = f"authentication failed for Sentinel {address}"
+            elif failure == "tls":
+                reason = f"Sentinel {address}: {reason}"
             return _Answer(address, failure=failure, reason=reason)
         sentinel_id = myid if isinstance(myid, str) else None
         return self._parse(address, sentinel_id, _fields(master), replicas, others)
@@ -205,6 +221,7 @@ class Discovery:
             sentinel_id=sentinel_id,
             master=self._reported(master),
             epoch=int(master.get("config-epoch", "0")),
+            failing_over="failover_in_progress" in master.get("flags", "").split(","),
             replicas=tuple(
                 self._reported(entry)
                 for entry in map(_fields, replicas)
@@ -280,7 +297,10 @@ class Discovery:
                 f"{self.config.service_name!r}); check username and password"
             ) from None
         except redis.RedisError as error:
-            return classify(error)[1]
+            failure, reason = classify(error)
+            if failure == "tls":
+                raise AuthenticationError(f"Redis {address}: {reason}") from None
+            return reason
         kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
         if kind != "master":
             return f"is not a master: ROLE says {kind}"
@@ -307,6 +327,7 @@ class Discovery:
             config_epoch=max(answer.epoch for answer in agreeing),
             agreeing=len(agreeing),
             asked=len(sentinels),
+            failover_in_progress=any(answer.failing_over for answer in answers.values()),
         )
 
     def _failure(self, answers: dict[Address, _Answer], tried: dict[Address, str]) -> Exception:
@@ -325,6 +346,8 @@ class Discovery:
                 ", ".join(answer.reason for answer in reachable)
                 + "; check sentinel_username and sentinel_password"
             )
+        if reachable and all(answer.failure == "tls" for answer in reachable):
+            return AuthenticationError(", ".join(answer.reason for answer in reachable))
         if reachable and all(answer.failure == "unknown_service" for answer in reachable):
             monitored = tuple(sorted({n for answer in reachable for n in answer.monitored}))
             listed = ", ".join(map(repr, monitored)) or "nothing"
@@ -333,6 +356,10 @@ class Discovery:
                 service_name=name,
                 answers=described,
                 monitored=monitored,
+            )
+        if not reachable:
+            return SentinelsUnreachableError(
+                f"no Sentinel of {name!r} could be reached", service_name=name, answers=described
             )
         return MasterNotFoundError(
             f"no Sentinel named a master for {name!r}", service_name=name, answers=described

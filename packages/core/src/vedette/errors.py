@@ -4,8 +4,11 @@
 VedetteError
 ├── ConfigurationError (ValueError)        a setting is invalid: raised at start-up, before any I/O
 ├── AuthenticationError (PermissionError)  Redis or the Sentinels refused the credentials
-└── MasterNotFoundError (ConnectionError)  no usable master: says what each Sentinel answered
-    └── ServiceNotFoundError               no reachable Sentinel monitors the service name
+├── MasterNotFoundError (ConnectionError)  no usable master: says what each Sentinel answered
+│   ├── ServiceNotFoundError               no reachable Sentinel monitors the service name
+│   └── SentinelsUnreachableError          no Sentinel answered at all
+├── FailoverTimeout (TimeoutError)         a call kept failing through a failover until its deadline
+└── NotReplicatedError                     a write was not confirmed by wait_replicas replicas
 ```
 
 Each error also derives from the builtin that says what it means, so callers can catch by meaning
@@ -22,7 +25,10 @@ from collections.abc import Mapping
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
+    "FailoverTimeout",
     "MasterNotFoundError",
+    "NotReplicatedError",
+    "SentinelsUnreachableError",
     "ServiceNotFoundError",
     "VedetteError",
 ]
@@ -46,11 +52,12 @@ class ConfigurationError(VedetteError, ValueError):
 
 
 class AuthenticationError(VedetteError, PermissionError):
-    """Redis or the Sentinels refused the configured credentials.
+    """Redis or the Sentinels refused the configured credentials, or TLS refused them.
 
     Raised when every Sentinel that could be reached refused ``sentinel_username`` /
-    ``sentinel_password``, or when the master refused ``username`` / ``password``.
-    Retrying does not help: the credentials must be fixed.
+    ``sentinel_password``, when the master refused ``username`` / ``password``, or when their
+    TLS certificates are not trusted (``ssl_ca_certs``). Retrying does not help: the
+    configuration must be fixed.
     """
 
 
@@ -89,3 +96,43 @@ class ServiceNotFoundError(MasterNotFoundError):
     ) -> None:
         super().__init__(message, service_name=service_name, answers=answers)
         self.monitored = monitored
+
+
+class SentinelsUnreachableError(MasterNotFoundError):
+    """No Sentinel could be reached: all down, or cut off from this process.
+
+    A client that already knows a master keeps using it, with a warning, instead of raising this.
+    """
+
+
+class FailoverTimeout(VedetteError, TimeoutError):
+    """A call kept failing with retryable errors until its deadline passed.
+
+    The last underlying error is chained as ``__cause__``.
+
+    Attributes:
+        deadline: The deadline, in seconds.
+        attempts: How many attempts were made.
+    """
+
+    def __init__(self, message: str, *, deadline: float, attempts: int) -> None:
+        super().__init__(message)
+        self.deadline = deadline
+        self.attempts = attempts
+
+
+class NotReplicatedError(VedetteError):
+    """A write reached the master but not ``wait_replicas`` replicas within ``wait_timeout``.
+
+    The write may still be applied (the master has it) or lost (if the master fails before its
+    replicas catch up): treat it as not acknowledged. It is not retried automatically.
+
+    Attributes:
+        replicas: How many replicas confirmed the write.
+        wanted: How many were required (``wait_replicas``).
+    """
+
+    def __init__(self, message: str, *, replicas: int, wanted: int) -> None:
+        super().__init__(message)
+        self.replicas = replicas
+        self.wanted = wanted

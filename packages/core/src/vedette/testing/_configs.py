@@ -23,6 +23,22 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
+class TLSFiles:
+    """PEM files for a cluster that speaks only TLS (see `SentinelCluster`'s ``tls``).
+
+    Each node presents ``cert_file`` as server, and as client to the nodes it dials (replication,
+    Sentinels); clients must present a certificate the ``ca_file`` signed too.
+    """
+
+    ca_file: str
+    """The certificate authority every node and client trusts."""
+    cert_file: str
+    """A certificate valid for 127.0.0.1, signed by the CA."""
+    key_file: str
+    """The private key of ``cert_file``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Timing:
     """Sentinel's failure-detection settings for one cluster."""
 
@@ -41,9 +57,20 @@ def _acl_user(username: str, password: str | None) -> str:
     return f"user {username} on {_quote(secret)} ~* &* +@all"
 
 
-def _common(node: Node) -> list[str]:
+def _common(node: Node, tls: TLSFiles | None) -> list[str]:
+    if tls is None:
+        listen = [f"port {node.port}"]
+    else:  # TLS only, also between the nodes (replication, Sentinel links)
+        listen = [
+            "port 0",
+            f"tls-port {node.port}",
+            f"tls-cert-file {_quote(tls.cert_file)}",
+            f"tls-key-file {_quote(tls.key_file)}",
+            f"tls-ca-cert-file {_quote(tls.ca_file)}",
+            "tls-replication yes",
+        ]
     return [
-        f"port {node.port}",
+        *listen,
         f"bind {HOST}",
         "protected-mode no",
         "daemonize no",
@@ -52,10 +79,12 @@ def _common(node: Node) -> list[str]:
     ]
 
 
-def redis_config(node: Node, master: Node | None, credentials: Credentials) -> str:
+def redis_config(
+    node: Node, master: Node | None, credentials: Credentials, tls: TLSFiles | None
+) -> str:
     """A Redis node's configuration: no persistence, fast diskless replication."""
     lines = [
-        *_common(node),
+        *_common(node, tls),
         'save ""',
         "appendonly no",
         "repl-diskless-sync yes",
@@ -89,11 +118,12 @@ def sentinel_config(
     peers: dict[int, Node],
     timing: Timing,
     credentials: Credentials,
+    tls: TLSFiles | None,
 ) -> str:
     """Sentinel ``index``'s configuration, already knowing its peers and the replicas."""
     name = service_name
     lines = [
-        *_common(node),
+        *_common(node, tls),
         f"sentinel myid {sentinel_id(index)}",
         f"sentinel monitor {name} {HOST} {master.port} {timing.quorum}",
         f"sentinel down-after-milliseconds {name} {timing.down_after_ms}",

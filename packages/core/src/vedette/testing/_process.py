@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -17,6 +18,9 @@ from redis.retry import Retry
 
 from vedette.address import Address
 from vedette.testing.errors import ClusterError
+
+if TYPE_CHECKING:
+    from vedette.testing._configs import TLSFiles
 
 HOST = "127.0.0.1"
 
@@ -62,11 +66,14 @@ _PRE_EXEC = _kill_with_parent()
 class Node:
     """A Redis node or Sentinel: its port, directory, configuration file and process."""
 
-    def __init__(self, name: str, port: int, directory: Path, *, sentinel: bool) -> None:
+    def __init__(
+        self, name: str, port: int, directory: Path, *, sentinel: bool, detached: bool = False
+    ) -> None:
         self.name = name
         self.port = port
         self.directory = directory
         self.sentinel = sentinel
+        self.detached = detached  # outlives its parent, in a session of its own
         self.process: subprocess.Popen[bytes] | None = None
         self.frozen = False
 
@@ -101,7 +108,8 @@ class Node:
                 stdout=stdio,
                 stderr=subprocess.STDOUT,
                 cwd=self.directory,
-                preexec_fn=_PRE_EXEC,  # one prctl call: see _kill_with_parent
+                preexec_fn=None if self.detached else _PRE_EXEC,  # see _kill_with_parent
+                start_new_session=self.detached,
             )
         self.frozen = False
 
@@ -156,10 +164,24 @@ class Node:
 
 
 def direct_client(
-    address: Address, *, username: str | None, password: str | None, decode: bool = False
+    address: Address,
+    *,
+    username: str | None,
+    password: str | None,
+    tls: TLSFiles | None = None,
+    decode: bool = False,
 ) -> redis.Redis:
     """A plain client for one node: short timeouts, no retries."""
+    tls_options: dict[str, Any] = {}
+    if tls is not None:
+        tls_options = {
+            "ssl": True,
+            "ssl_ca_certs": tls.ca_file,
+            "ssl_certfile": tls.cert_file,
+            "ssl_keyfile": tls.key_file,
+        }
     return redis.Redis(
+        **tls_options,
         host=address.host,
         port=address.port,
         username=username,

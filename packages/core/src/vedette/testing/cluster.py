@@ -17,7 +17,7 @@ from vedette._connections import command
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.testing._binary import find_redis_server
-from vedette.testing._configs import Credentials, Timing, redis_config, sentinel_config
+from vedette.testing._configs import Credentials, Timing, TLSFiles, redis_config, sentinel_config
 from vedette.testing._process import Node, PortInUse, direct_client, free_ports
 from vedette.testing._waiting import wait_until
 from vedette.testing.errors import ClusterError
@@ -48,8 +48,12 @@ class SentinelCluster:
         password: Password for Redis (of ``username``, or ``requirepass``).
         sentinel_username: ACL user for the Sentinels.
         sentinel_password: Password for the Sentinels.
+        tls: Certificates with which every node speaks only TLS, with client certificates
+            required (the binary must be built with TLS; see `supports_tls`).
         redis_server: The binary to run; default: see `find_redis_server`.
         start_timeout: Seconds the cluster may take to become healthy.
+        detached: Let the processes outlive this Python process, in a session of their own
+            (``vedette dev up``); `stop` still kills them. By default they die with it.
     """
 
     def __init__(
@@ -65,8 +69,10 @@ class SentinelCluster:
         password: str | None = None,
         sentinel_username: str | None = None,
         sentinel_password: str | None = None,
+        tls: TLSFiles | None = None,
         redis_server: str | Path | None = None,
         start_timeout: float = 30.0,
+        detached: bool = False,
     ) -> None:
         if replicas < 0 or sentinels < 1:
             raise ValueError("a cluster needs replicas >= 0 and sentinels >= 1")
@@ -76,10 +82,12 @@ class SentinelCluster:
         self.service_name = service_name
         self.binary = find_redis_server(redis_server)
         self._credentials = Credentials(username, password, sentinel_username, sentinel_password)
+        self.tls = tls
         self._timing = Timing(quorum, down_after_ms, failover_timeout_ms)
         self._replica_count = replicas
         self._sentinel_count = sentinels
         self._start_timeout = start_timeout
+        self._detached = detached
         self._root: Path | None = None
         self._redis_nodes: list[Node] = []
         self._sentinel_nodes: list[Node] = []
@@ -138,18 +146,30 @@ class SentinelCluster:
         assert self._root is not None
         ports = free_ports(1 + self._replica_count + self._sentinel_count)
         self._redis_nodes = [
-            Node(f"redis-{i}", port, self._root / f"redis-{i}-{port}", sentinel=False)
+            Node(
+                f"redis-{i}",
+                port,
+                self._root / f"redis-{i}-{port}",
+                sentinel=False,
+                detached=self._detached,
+            )
             for i, port in enumerate(ports[: 1 + self._replica_count])
         ]
         self._sentinel_nodes = [
-            Node(f"sentinel-{i}", port, self._root / f"sentinel-{i}-{port}", sentinel=True)
+            Node(
+                f"sentinel-{i}",
+                port,
+                self._root / f"sentinel-{i}-{port}",
+                sentinel=True,
+                detached=self._detached,
+            )
             for i, port in enumerate(ports[1 + self._replica_count :])
         ]
         master, *replicas = self._redis_nodes
         for node in self._redis_nodes:
             node.directory.mkdir()
             node.config_file.write_text(
-                redis_config(node, None if node is master else master, self._credentials)
+                redis_config(node, None if node is master else master, self._credentials, self.tls)
             )
         for index, node in enumerate(self._sentinel_nodes):
             node.directory.mkdir()
@@ -164,6 +184,7 @@ class SentinelCluster:
                     peers=peers,
                     timing=self._timing,
                     credentials=self._credentials,
+                    tls=self.tls,
                 )
             )
         # In order: a replica that dials its master too early retries only a second later.
@@ -188,24 +209,29 @@ class SentinelCluster:
 
     @property
     def url(self) -> str:
-        """A ``redis+sentinel://`` URL for this cluster, credentials included."""
+        """The cluster's ``redis+sentinel://`` URL (``rediss+`` with TLS), secrets included."""
         creds = self._credentials
         userinfo = ""
         if creds.username or creds.password:
             userinfo = (
                 f"{quote(creds.username or '', safe='')}:{quote(creds.password or '', safe='')}@"
             )
+        tls = self.tls
         options = [
             f"{name}={quote(value, safe='')}"
             for name, value in (
                 ("sentinel_username", creds.sentinel_username),
                 ("sentinel_password", creds.sentinel_password),
+                ("ssl_ca_certs", tls and tls.ca_file),
+                ("ssl_certfile", tls and tls.cert_file),
+                ("ssl_keyfile", tls and tls.key_file),
             )
             if value
         ]
+        scheme = "redis+sentinel" if tls is None else "rediss+sentinel"
         hosts = ",".join(map(str, self.sentinel_addresses))
         query = f"?{'&'.join(options)}" if options else ""
-        return f"redis+sentinel://{userinfo}{hosts}/{quote(self.service_name, safe='')}{query}"
+        return f"{scheme}://{userinfo}{hosts}/{quote(self.service_name, safe='')}{query}"
 
     @property
     def config(self) -> SentinelConfig:
@@ -243,6 +269,7 @@ class SentinelCluster:
                 node.address,
                 username=creds.sentinel_username if node.sentinel else creds.username,
                 password=creds.sentinel_password if node.sentinel else creds.password,
+                tls=self.tls,
                 decode=node.sentinel,
             )
         return self._clients[key]

@@ -1,0 +1,99 @@
+"""vedette.connect() on a healthy cluster: options, ROLE, WAIT, replies, lifecycle.
+
+What it does through faults is in tests/chaos/.
+"""
+
+import threading
+from collections.abc import Callable
+
+import pytest
+import redis
+
+import vedette
+from vedette import ConfigurationError, NotReplicatedError
+from vedette.testing import SentinelCluster
+
+ClusterFactory = Callable[..., SentinelCluster]
+
+
+def checkout(pool: redis.ConnectionPool) -> redis.connection.Connection:
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py < 5.3 wants a command name (newer ones deprecate it)
+        return pool.get_connection("PING")
+
+
+def test_commands_reach_the_master(sentinel_cluster: SentinelCluster) -> None:
+    with vedette.connect(sentinel_cluster.config, decode_responses=True) as client:
+        client.set("k", "v")
+        assert client.get("k") == "v"
+        connection = checkout(client.connection_pool)
+        assert (connection.host, connection.port) == sentinel_cluster.master_address()
+        client.connection_pool.release(connection)
+    assert sentinel_cluster.client().get("k") == b"v"
+
+
+@pytest.mark.parametrize("option", ["host", "port", "password", "socket_timeout", "retry"])
+def test_options_that_belong_in_the_config_are_refused(option: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{option}: is not accepted here"):
+        vedette.connect("redis+sentinel://127.0.0.1/svc", **{option: None})
+
+
+def test_not_a_url_or_config() -> None:
+    with pytest.raises(ConfigurationError, match=r"^url_or_config: expected"):
+        vedette.connect(42)  # type: ignore[arg-type]
+
+
+def test_wait_replicas_confirms_writes(sentinel_cluster: SentinelCluster) -> None:
+    with vedette.connect(sentinel_cluster.url + "?wait_replicas=1") as client:
+        assert client.rpush("log", 1) == 1
+        # Replies stay aligned with their commands: WAIT's own reply is never handed out.
+        pipe = client.pipeline(transaction=False)
+        pipe.rpush("log", 2).get("missing").lrange("log", 0, -1)
+        assert pipe.execute() == [2, None, [b"1", b"2"]]
+        with client.pipeline() as transaction:
+            transaction.incr("n").incr("n")
+            assert transaction.execute() == [1, 2]
+        assert client.eval("return redis.call('incr', KEYS[1])", 1, "n") == 3
+        assert client.get("n") == b"3"
+    replica = sentinel_cluster.redis_addresses[1]
+    assert sentinel_cluster.client(replica).get("n") == b"3"
+
+
+def test_unconfirmed_write_raises(sentinel_cluster_factory: ClusterFactory) -> None:
+    cluster = sentinel_cluster_factory(replicas=0)
+    with vedette.connect(cluster.url + "?wait_replicas=1&wait_timeout=0.1") as client:
+        with pytest.raises(NotReplicatedError, match="confirmed by 0 of 1 replicas") as caught:
+            client.set("k", 1)
+        assert (caught.value.replicas, caught.value.wanted) == (0, 1)
+        assert client.get("k") == b"1"  # reads are not confirmed: they do not wait
+        with pytest.raises(NotReplicatedError):
+            client.eval("return 1", 0)  # a script may write: confirmed like a write
+
+
+def test_a_replica_is_never_used_as_master(sentinel_cluster: SentinelCluster) -> None:
+    replica = sentinel_cluster.redis_addresses[1]
+    with vedette.connect(sentinel_cluster.config) as client:
+        connection = checkout(client.connection_pool)
+        connection.disconnect()
+        connection.host, connection.port = replica  # as if it had been the master once
+        client.connection_pool.release(connection)
+        client.set("k", 1)  # reconnects: asks the Sentinels, checks ROLE
+    assert sentinel_cluster.client().get("k") == b"1"
+
+
+def test_close_stops_the_watcher(sentinel_cluster: SentinelCluster) -> None:
+    client = vedette.connect(sentinel_cluster.config)
+    client.ping()
+    assert any(t.name.startswith("vedette-watcher") for t in threading.enumerate())
+    client.close()
+    assert not any(t.name.startswith("vedette-watcher") for t in threading.enumerate())
+    client.ping()  # still usable: the watcher starts again
+    client.close()
+
+
+def test_wrong_password_is_not_retried(sentinel_cluster_factory: ClusterFactory) -> None:
+    cluster = sentinel_cluster_factory(password="right")
+    url = cluster.url.replace(":right@", ":wrong@")
+    with vedette.connect(url) as client, pytest.raises(vedette.AuthenticationError):
+        client.ping()

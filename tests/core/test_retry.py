@@ -1,0 +1,124 @@
+"""ensure_call and the retry policy: which errors are retried, deadlines, waking on a switch."""
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+
+import vedette
+from vedette import Backoff, FailoverTimeout, ensure_call, ensured, is_retryable
+from vedette._wakeup import master_switched
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.ConnectionError("Connection refused"),
+        redis.TimeoutError("Timeout reading from socket"),
+        redis.ReadOnlyError("You can't write against a read only replica."),
+        redis.BusyLoadingError("Redis is loading the dataset in memory"),
+        redis.ResponseError("MASTERDOWN Link with MASTER is down"),
+        redis.ResponseError("UNBLOCKED force unblock from blocking operation"),
+        vedette.MasterNotFoundError("failover", service_name="s", answers={}),
+        vedette.SentinelsUnreachableError("gone", service_name="s", answers={}),
+    ],
+    ids=type,
+)
+def test_retryable(error: Exception) -> None:
+    assert is_retryable(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        redis.AuthenticationError("invalid password"),  # a ConnectionError in redis-py
+        redis.exceptions.MaxConnectionsError("Too many connections"),
+        redis.ResponseError("ERR unknown command 'FOO'"),
+        redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        vedette.ServiceNotFoundError("typo", service_name="s", answers={}, monitored=()),
+        vedette.AuthenticationError("refused"),
+        ValueError("bug"),
+    ],
+    ids=type,
+)
+def test_not_retryable(error: Exception) -> None:
+    assert not is_retryable(error)
+
+
+def failing(times: int, error: Exception, calls: list[float]) -> Callable[[int], int]:
+    def call(value: int) -> int:
+        calls.append(time.monotonic())
+        if len(calls) <= times:
+            raise error
+        return value
+
+    return call
+
+
+def test_retries_until_success() -> None:
+    calls: list[float] = []
+    assert ensure_call(failing(3, redis.ConnectionError("down"), calls), 7) == 7
+    assert len(calls) == 4
+
+
+def test_non_retryable_propagates_at_once() -> None:
+    calls: list[float] = []
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        ensure_call(failing(5, redis.ResponseError("WRONGTYPE wrong"), calls), 1)
+    assert len(calls) == 1
+
+
+def test_deadline_raises_failover_timeout_with_the_last_error() -> None:
+    calls: list[float] = []
+    error = redis.ConnectionError("down")
+    started = time.monotonic()
+    with pytest.raises(FailoverTimeout) as caught:
+        ensure_call(failing(1000, error, calls), 1, deadline=0.5)
+    assert 0.5 <= time.monotonic() - started < 1.0
+    assert caught.value.__cause__ is error
+    assert caught.value.attempts == len(calls) > 2
+    assert isinstance(caught.value, TimeoutError)
+
+
+def test_a_master_switch_ends_the_pause_at_once() -> None:
+    calls: list[float] = []
+    # A long backoff: only the switch signal can make the second attempt come quickly.
+    threading.Timer(0.3, master_switched.notify).start()
+    started = time.monotonic()
+    with pytest.raises(FailoverTimeout):
+        vedette.retry.call_with_retries(
+            lambda: failing(1000, redis.ConnectionError("down"), calls)(1),
+            deadline=0.6,
+            backoff=Backoff(minimum=10, maximum=10),
+            what="test",
+        )
+    assert len(calls) >= 2
+    assert 0.3 <= calls[1] - started < 0.4
+
+
+def test_decorator_forms() -> None:
+    calls: list[float] = []
+    flaky = failing(1, redis.TimeoutError("slow"), calls)
+
+    @ensured
+    def bare(value: int) -> int:
+        return flaky(value)
+
+    @ensured(deadline=5)
+    def configured(value: int) -> int:
+        return flaky(value)
+
+    assert bare(1) == 1
+    assert configured(2) == 2
+    assert bare.__name__ == "bare"
+
+
+def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
+    pauses = Backoff(minimum=0.1, maximum=0.4, factor=2).delays()
+    first, second, third, fourth = (next(pauses) for _ in range(4))
+    assert 0.05 <= first <= 0.1
+    assert 0.1 <= second <= 0.2
+    assert 0.2 <= third <= 0.4
+    assert 0.2 <= fourth <= 0.4
