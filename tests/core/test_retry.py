@@ -90,12 +90,12 @@ def test_a_master_switch_ends_the_pause_at_once() -> None:
     with pytest.raises(FailoverTimeout):
         vedette.retry.call_with_retries(
             lambda: failing(1000, redis.ConnectionError("down"), calls)(1),
-            deadline=0.6,
+            deadline=1.5,
             backoff=Backoff(minimum=10, maximum=10),
             what="test",
         )
     assert len(calls) >= 2
-    assert 0.3 <= calls[1] - started < 0.4
+    assert 0.3 <= calls[1] - started < 0.8  # without the signal: not before 10 s
 
 
 def test_decorator_forms() -> None:
