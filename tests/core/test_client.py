@@ -3,17 +3,16 @@
 What it does through faults is in tests/chaos/.
 """
 
+import dataclasses
+import logging
 import threading
-from collections.abc import Callable
 
 import pytest
 import redis
 
 import vedette
 from vedette import ConfigurationError, NotReplicatedError
-from vedette.testing import SentinelCluster
-
-ClusterFactory = Callable[..., SentinelCluster]
+from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address, wait_until
 
 
 def checkout(pool: redis.ConnectionPool) -> redis.connection.Connection:
@@ -82,14 +81,45 @@ def test_a_replica_is_never_used_as_master(sentinel_cluster: SentinelCluster) ->
     assert sentinel_cluster.client().get("k") == b"1"
 
 
+def watcher_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("vedette-watcher")}
+
+
 def test_close_stops_the_watcher(sentinel_cluster: SentinelCluster) -> None:
+    before = watcher_threads()
     client = vedette.connect(sentinel_cluster.config)
     client.ping()
-    assert any(t.name.startswith("vedette-watcher") for t in threading.enumerate())
+    assert watcher_threads() - before
     client.close()
-    assert not any(t.name.startswith("vedette-watcher") for t in threading.enumerate())
+    assert watcher_threads() - before == set()
     client.ping()  # still usable: the watcher starts again
     client.close()
+
+
+def test_each_sentinel_warning_is_logged_once(
+    sentinel_cluster: SentinelCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    with unresponsive_address() as dead:
+        config = dataclasses.replace(
+            sentinel_cluster.config,
+            sentinels=(dead, *sentinel_cluster.sentinel_addresses),
+            sentinel_connect_timeout=0.3,
+        )
+        with (
+            caplog.at_level(logging.WARNING, "vedette.discovery"),
+            vedette.connect(config) as client,
+        ):
+            client.ping()  # the client's lookup asks the dead Sentinel
+            pool = client.connection_pool
+            assert isinstance(pool, vedette.MasterPool)
+            pool.watcher.discovery.discover(every_sentinel=True)  # the watcher's too
+            wait_until(lambda: len(pool.watcher.sentinels) >= 4, 5, "the watcher's listeners")
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if f"Sentinel {dead} gives no answer" in r.getMessage()
+    ]
+    assert len(said) == 1  # one discovery per configuration: not one per client and watcher
 
 
 def test_wrong_password_is_not_retried(sentinel_cluster_factory: ClusterFactory) -> None:

@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import ssl
+from typing import Any
 
 import pytest
 
@@ -11,10 +12,10 @@ from vedette import Address, AddressMap, ConfigurationError, SentinelConfig
 
 def test_constructor_normalises_what_users_write() -> None:
     config = SentinelConfig(
-        sentinels=["10.0.0.1", ("10.0.0.2", 26380), "[fe80::1]:26381"],  # type: ignore[arg-type]
+        sentinels=["10.0.0.1", ("10.0.0.2", 26380), "[fe80::1]:26381"],
         service_name="mymaster",
-        nat={("10.0.0.9", 6379): "127.0.0.1:16379"},  # type: ignore[arg-type]
-        ssl_cert_reqs=ssl.CERT_NONE,  # type: ignore[arg-type]
+        nat={("10.0.0.9", 6379): "127.0.0.1:16379"},
+        ssl_cert_reqs=ssl.CERT_NONE,
     )
     assert config.sentinels == (
         Address("10.0.0.1", 26379),
@@ -26,12 +27,12 @@ def test_constructor_normalises_what_users_write() -> None:
 
 
 def test_sentinels_may_be_one_comma_separated_string() -> None:
-    config = SentinelConfig(sentinels="h1:1, h2", service_name="m")  # type: ignore[arg-type]
+    config = SentinelConfig(sentinels="h1:1, h2", service_name="m")
     assert config.sentinels == (Address("h1", 1), Address("h2", 26379))
 
 
 def test_frozen_and_hashable() -> None:
-    config = SentinelConfig(sentinels=[("h", 1)], service_name="m")  # type: ignore[arg-type]
+    config = SentinelConfig(sentinels=[("h", 1)], service_name="m")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.db = 2  # type: ignore[misc]
     assert hash(config) == hash(dataclasses.replace(config))
@@ -39,13 +40,13 @@ def test_frozen_and_hashable() -> None:
 
 
 def test_replace_validates_again() -> None:
-    config = SentinelConfig(sentinels=[("h", 1)], service_name="m")  # type: ignore[arg-type]
+    config = SentinelConfig(sentinels=[("h", 1)], service_name="m")
     with pytest.raises(ConfigurationError, match=r"^socket_timeout: "):
         dataclasses.replace(config, socket_timeout=-1)
 
 
 def test_empty_credentials_mean_unset() -> None:
-    config = SentinelConfig(sentinels=[("h", 1)], service_name="m", password="")  # type: ignore[arg-type]
+    config = SentinelConfig(sentinels=[("h", 1)], service_name="m", password="")
     assert config.password is None
 
 
@@ -70,8 +71,9 @@ def test_empty_credentials_mean_unset() -> None:
         ({"ssl": True, "ssl_keyfile": __file__}, "ssl_keyfile"),
     ],
 )
-def test_bad_values_name_the_field(changes: dict, setting: str) -> None:
-    arguments = {"sentinels": ["h:1"], "service_name": "m", **changes}
+def test_bad_values_name_the_field(changes: dict[str, Any], setting: str) -> None:
+    # Any: the values are wrong on purpose, and must reach the constructor unchecked.
+    arguments: dict[str, Any] = {"sentinels": ["h:1"], "service_name": "m", **changes}
     with pytest.raises(ConfigurationError) as caught:
         SentinelConfig(**arguments)
     assert caught.value.setting == setting
@@ -80,7 +82,7 @@ def test_bad_values_name_the_field(changes: dict, setting: str) -> None:
 
 def test_repr_hides_secrets_and_shows_what_differs() -> None:
     config = SentinelConfig(
-        sentinels=["h:1"],  # type: ignore[arg-type]
+        sentinels=["h:1"],
         service_name="m",
         username="alice-the-admin",
         password="hunter2",

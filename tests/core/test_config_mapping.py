@@ -1,5 +1,7 @@
 """SentinelConfig.from_mapping: the settings vocabularies of kombu, RQ and the Sentinel add-ons."""
 
+from typing import Any
+
 import pytest
 
 from vedette import Address, AddressMap, ConfigurationError, SentinelConfig
@@ -178,7 +180,9 @@ def test_nat_strict_and_text_form() -> None:
         ),
     ],
 )
-def test_bad_settings_name_what_the_user_wrote(settings: dict, setting: str, words: str) -> None:
+def test_bad_settings_name_what_the_user_wrote(
+    settings: dict[str, Any], setting: str, words: str
+) -> None:
     with pytest.raises(ConfigurationError) as caught:
         SentinelConfig.from_mapping(settings)
     assert caught.value.setting == setting

@@ -1,5 +1,7 @@
 """SentinelConfig.from_url: every part of a redis+sentinel:// URL, and every way to get it wrong."""
 
+from pathlib import Path
+
 import pytest
 
 from vedette import Address, AddressMap, ConfigurationError, SentinelConfig
@@ -55,7 +57,7 @@ def test_password_without_user() -> None:
     assert (config.username, config.password) == (None, "pw")
 
 
-def test_tls_scheme(tmp_path) -> None:
+def test_tls_scheme(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("not parsed here")
     config = SentinelConfig.from_url(

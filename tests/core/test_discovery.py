@@ -4,7 +4,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis.sentinel
@@ -21,13 +21,13 @@ from vedette import (
     ServiceNotFoundError,
     discover,
 )
-from vedette.testing import SentinelCluster, unresponsive_address
+from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address
 from vedette.testing._process import free_ports
 
-ClusterFactory = Callable[..., SentinelCluster]
 
-
-def with_changes(cluster: SentinelCluster, **changes: object) -> SentinelConfig:
+def with_changes(cluster: SentinelCluster, **changes: Any) -> SentinelConfig:
+    # Any: mypy types `replace` by the fields' stored types (a tuple of Addresses for sentinels),
+    # while tests pass any form the converters read, such as a list.
     return dataclasses.replace(cluster.config, **changes)
 
 

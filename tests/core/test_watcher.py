@@ -3,7 +3,6 @@
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
 
 import pytest
 
@@ -19,8 +18,6 @@ from vedette import (
     SentinelRecovered,
 )
 from vedette.testing import SentinelCluster, wait_until
-
-ClusterFactory = Callable[..., SentinelCluster]
 
 
 def collect(watcher: FailoverWatcher) -> list[FailoverEvent]:
@@ -95,7 +92,12 @@ def test_switch_missed_while_disconnected_is_reconciled_once(
         old = watcher.wait_for_master(5)
         events = collect(watcher)
         promoting = threading.Event()
-        watcher.subscribe(lambda e: isinstance(e, PromotionStarted) and promoting.set())
+
+        def on_event(event: FailoverEvent) -> None:
+            if isinstance(event, PromotionStarted):
+                promoting.set()
+
+        watcher.subscribe(on_event)
         sentinel_cluster.failover()
         assert promoting.wait(10)
         for index in range(3):  # cut every subscription mid-failover
@@ -142,6 +144,7 @@ def test_failing_callback_is_logged_and_others_still_run(
 
 
 def test_close_ends_iterators_and_threads(sentinel_cluster: SentinelCluster) -> None:
+    before = {t for t in threading.enumerate() if t.name.startswith("vedette-watcher")}
     watcher = FailoverWatcher(sentinel_cluster.config).start()
     watcher.wait_for_master(5)
     stream = watcher.events()
@@ -155,5 +158,8 @@ def test_close_ends_iterators_and_threads(sentinel_cluster: SentinelCluster) -> 
     threading.Thread(target=drain, daemon=True).start()
     watcher.close()
     assert ended.wait(5)
-    assert not [t for t in threading.enumerate() if t.name.startswith("vedette-watcher")]
+    after = {t for t in threading.enumerate() if t.name.startswith("vedette-watcher")}
+    assert after - before == set()
     assert list(watcher.events()) == []  # a closed watcher's stream is empty
+    with watcher:  # and it can run again, from what it knew
+        assert watcher.master == sentinel_cluster.master_address()

@@ -17,7 +17,7 @@ Usage:
 from importlib.metadata import version as _version
 
 from vedette.address import Address, AddressLike
-from vedette.client import MasterPool, connect
+from vedette.client import MasterConnection, MasterPool, connect
 from vedette.config import SentinelConfig
 from vedette.discovery import Discovery, Topology, discover
 from vedette.errors import (
@@ -26,6 +26,7 @@ from vedette.errors import (
     FailoverTimeout,
     MasterNotFoundError,
     NotReplicatedError,
+    OutcomeUnknownError,
     SentinelsUnreachableError,
     ServiceNotFoundError,
     VedetteError,
@@ -42,9 +43,9 @@ from vedette.events import (
     SentinelRecovered,
 )
 from vedette.nat import AddressMap
-from vedette.replicas import ReplicaPool, connect_replica
+from vedette.replicas import ReplicaConnection, ReplicaPool, connect_replica
 from vedette.retry import DEFAULT_DEADLINE, Backoff, ensure_call, ensured, is_retryable
-from vedette.watcher import EventStream, FailoverWatcher
+from vedette.watcher import EventStream, FailoverWatcher, shared_watcher
 
 __version__ = _version("vedette")
 
@@ -70,10 +71,13 @@ __all__ = [
     "PromotionStarted",
     "SentinelLost",
     "SentinelRecovered",
+    "shared_watcher",
     # Following the master
+    "MasterConnection",
     "MasterPool",
     "connect",
     # Reading from replicas
+    "ReplicaConnection",
     "ReplicaPool",
     "connect_replica",
     # Retrying
@@ -88,6 +92,7 @@ __all__ = [
     "FailoverTimeout",
     "MasterNotFoundError",
     "NotReplicatedError",
+    "OutcomeUnknownError",
     "SentinelsUnreachableError",
     "ServiceNotFoundError",
     "VedetteError",

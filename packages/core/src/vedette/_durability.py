@@ -1,16 +1,29 @@
-"""Which commands write, for ``wait_replicas``: the server says, through ``COMMAND``.
+"""``wait_replicas``: a ``WAIT`` after every batch of commands that writes.
 
-A write is a command flagged ``write`` (for container commands such as ``XGROUP``, the
-subcommand's flags count), or a script call (``EVAL``, ``EVALSHA``, ``FCALL``): the server cannot
-know whether a script writes, so it is confirmed like a write.
+Which commands write, the server says, through ``COMMAND``: a command flagged ``write`` (for
+container commands such as ``XGROUP``, the subcommand's flags count), or a script call (``EVAL``,
+``EVALSHA``, ``FCALL``): the server cannot know whether a script writes, so it is confirmed like
+a write.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["is_write", "write_commands"]
+import redis
+
+from vedette.errors import ConfigurationError, NotReplicatedError
+
+if TYPE_CHECKING:
+    from vedette._connection import SentinelConnection
+
+    _Base = SentinelConnection
+else:
+    _Base = object
+
+__all__ = ["ConfirmsWrites", "is_write", "write_commands"]
 
 _SCRIPT_CALLS = frozenset({"eval", "evalsha", "fcall"})
 
@@ -36,3 +49,97 @@ def is_write(args: Sequence[Any], writes: frozenset[str]) -> bool:
     if name in writes:
         return True
     return len(args) > 1 and f"{name}|{_text(args[1])}" in writes
+
+
+class ConfirmsWrites(_Base):
+    """A master connection mixin: each batch that writes is followed by ``WAIT``.
+
+    For each batch sent with a WAIT after it, it counts how many of its replies the caller has
+    yet to read; the WAIT reply is read, and checked, right after the last. A batch is packed
+    before it is sent, and sending may reconnect (which forgets what the old socket owed): it
+    counts as owed only once sent.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._before_wait: deque[int] = deque()
+        self._packed: list[int] = []
+        super().__init__(**kwargs)
+        config = type(self).config
+        self._wait = ("WAIT", config.wait_replicas, int(config.wait_timeout * 1000))
+
+    def _ready(self) -> None:
+        """Learn once, per service, which commands write (``COMMAND``)."""
+        super()._ready()
+        service = self._service
+        if service is None or service.writes is not None:
+            return
+        self.send_command("COMMAND")  # while handshaking: sent as is, no WAIT after it
+        try:
+            service.writes = write_commands(self.read_response())
+        except redis.ResponseError as error:
+            raise ConfigurationError(
+                "wait_replicas",
+                f"needs COMMAND to tell writes from reads, which Redis refused: {error}",
+            ) from None
+
+    def _confirms(self, commands: list[Any]) -> bool:
+        writes = self._service.writes if self._service is not None else None
+        return writes is not None and any(is_write(args, writes) for args in commands)
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Send; a batch that carries a WAIT counts as owed once it is on its way."""
+        packed, self._packed = self._packed, []
+        super().send_packed_command(command, check_health)
+        self._before_wait.extend(packed)
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        """Send one command, followed by ``WAIT`` if it writes."""
+        if self._handshaking or not self._confirms([args]):
+            super().send_command(*args, **kwargs)
+            return
+        self._sent = args
+        packed = super().pack_commands([args, self._wait])
+        self._packed.append(1)
+        self.send_packed_command(packed, check_health=kwargs.get("check_health", True))
+
+    def pack_commands(self, commands: Any) -> Any:
+        """Pack a pipeline, followed by ``WAIT`` if it writes."""
+        commands = list(commands)
+        if not self._confirms(commands):
+            return super().pack_commands(commands)
+        packed = super().pack_commands([*commands, self._wait])
+        self._sent = commands
+        self._packed.append(len(commands))
+        return packed
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        """Read a reply; after the last reply of a confirmed batch, read and check its WAIT."""
+        if not self._before_wait:
+            return super().read_response(*args, **kwargs)
+        try:
+            reply = super().read_response(*args, **kwargs)
+        except redis.ResponseError:
+            self._after_reply()  # an error reply is still a reply of the batch
+            raise
+        self._after_reply()
+        return reply
+
+    def _after_reply(self) -> None:
+        self._before_wait[0] -= 1
+        if self._before_wait[0]:
+            return
+        self._before_wait.popleft()
+        replicas = int(super().read_response())
+        wanted = type(self).config.wait_replicas
+        if replicas < wanted:
+            raise NotReplicatedError(
+                f"write to {self.address} confirmed by {replicas} of {wanted} replicas "
+                f"within {type(self).config.wait_timeout:g} s (wait_replicas)",
+                replicas=replicas,
+                wanted=wanted,
+            )
+
+    def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        """Close the socket; replies still owed are gone with it."""
+        self._before_wait.clear()
+        super().disconnect(*args, **kwargs)

@@ -1,8 +1,13 @@
-"""The boundary where redis-py's exceptions become Vedette's words.
+"""The one boundary where redis-py's exceptions become Vedette's words.
 
-redis-py reports a refused password as ``AuthenticationError``, which *derives from*
-``ConnectionError``: anything that retries connection errors must rule authentication out first,
-which is why every classification goes through here.
+Everything that talks to a server asks here what an error means: discovery (for each Sentinel's
+answer and the ``ROLE`` check), the connections of the clients (on connect), the watcher and the
+``vedette`` command. Two things make it necessary:
+
+- redis-py reports a refused password as ``AuthenticationError``, which *derives from*
+  ``ConnectionError``: anything that retries connection errors must rule authentication out first.
+- An untrusted TLS certificate arrives as a ``ConnectionError`` wrapping ``ssl`` errors; like a
+  refused password it never heals, so it becomes `vedette.AuthenticationError` too.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import ssl
 from typing import Literal, TypeAlias
 
 import redis
+
+from vedette.address import Address
+from vedette.errors import AuthenticationError, VedetteError
 
 Failure: TypeAlias = Literal["auth", "tls", "unreachable", "unknown_service", "error"]
 
@@ -33,6 +41,30 @@ def classify(error: BaseException) -> tuple[Failure, str]:
     if isinstance(error, redis.ResponseError):
         return "error", f"error reply ({error})"
     return "error", f"{type(error).__name__}: {error}"
+
+
+def translate(error: BaseException, *, server: Address, role: str) -> BaseException:
+    """The error to raise for ``error``, met while connecting to the Redis node ``server``.
+
+    A refused password and an untrusted certificate become `AuthenticationError` naming the
+    node and what to check; Vedette's own errors and everything else pass unchanged.
+
+    Args:
+        error: What redis-py (or the socket) raised.
+        server: The node's address, after NAT.
+        role: What the node was expected to be, for the message (``"master of 'svc'"``).
+    """
+    if isinstance(error, VedetteError):
+        return error
+    if isinstance(error, redis.AuthenticationError):
+        return AuthenticationError(
+            f"authentication failed for Redis {server} ({role}); check username and password"
+        )
+    if untrusted_certificate(error):
+        return AuthenticationError(
+            f"Redis {server}: its TLS certificate is not trusted ({error}); check ssl_ca_certs"
+        )
+    return error
 
 
 def untrusted_certificate(error: BaseException) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 
+from vedette._fork import restart_after_fork
+
 __all__ = ["MasterSwitchSignal", "master_switched"]
 
 
@@ -18,12 +20,15 @@ class MasterSwitchSignal:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._count = 0
+        restart_after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._condition = threading.Condition()
 
     @property
     def count(self) -> int:
         """Switches seen so far: pass it to `wait` to wait for the next one."""
-        with self._condition:
-            return self._count
+        return self._count  # one int read: atomic, no lock needed
 
     def notify(self) -> None:
         """Record a switch and wake every waiter."""

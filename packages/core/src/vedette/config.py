@@ -8,15 +8,16 @@ framework already uses (`SentinelConfig.from_mapping`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import ssl as _ssl
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vedette import _values
 from vedette._url import parse_url
 from vedette._vocabularies import read_mapping
-from vedette.address import Address
+from vedette.address import Address, AddressLike
 from vedette.errors import ConfigurationError
 from vedette.nat import AddressMap
 
@@ -77,7 +78,14 @@ class SentinelConfig:
 
     # --- Timeouts --------------------------------------------------------------------------------
     socket_timeout: float = field(default=5.0, metadata=_checked(_values.seconds))
-    """Seconds to wait for a Redis reply before the connection counts as failed."""
+    """Seconds a Redis connection may stay silent before Vedette looks at why.
+
+    A reply that is late is not abandoned while its server is still the master (a slow command,
+    a frozen master that may wake up): the command keeps waiting, for up to `retry_deadline`
+    seconds, so it runs once rather than twice. Blocking commands (``BRPOP key 30``, ``XREAD
+    BLOCK``, pub/sub) wait for as long as they asked to, ``0`` meaning forever. A master switch
+    cuts every wait at once. It must be finite: 0 or None would leave a dead connection
+    unnoticed."""
 
     socket_connect_timeout: float = field(default=2.0, metadata=_checked(_values.seconds))
     """Seconds to wait for a TCP (and TLS) connection to Redis."""
@@ -147,6 +155,43 @@ class SentinelConfig:
     )
     """Seconds between checks of the master with the Sentinels, in case an event was missed;
     None switches the periodic check off."""
+
+    if TYPE_CHECKING:
+        # What callers may pass, for type checkers: each field accepts the forms its converter
+        # reads (a list of "host:port" strings, a dict for ``nat`` ...) and holds one type.
+        # At run time the dataclass's own __init__ is used; tests/contract/test_typing.py keeps
+        # the two in step.
+        def __init__(
+            self,
+            *,
+            sentinels: str | Iterable[AddressLike],
+            service_name: str,
+            db: int = 0,
+            username: str | None = None,
+            password: str | None = None,
+            sentinel_username: str | None = None,
+            sentinel_password: str | None = None,
+            socket_timeout: float = 5.0,
+            socket_connect_timeout: float = 2.0,
+            sentinel_socket_timeout: float = 1.0,
+            sentinel_connect_timeout: float = 1.0,
+            ssl: bool = False,
+            sentinel_ssl: bool | None = None,
+            ssl_ca_certs: str | None = None,
+            ssl_certfile: str | None = None,
+            ssl_keyfile: str | None = None,
+            ssl_cert_reqs: _values.CertReqs | _ssl.VerifyMode = "required",
+            ssl_check_hostname: bool = True,
+            nat: AddressMap | Mapping[AddressLike, AddressLike] | str | None = None,
+            min_other_sentinels: int = 0,
+            wait_replicas: int = 0,
+            wait_timeout: float = 1.0,
+            retry_deadline: float = 60.0,
+            min_backoff: float = 0.05,
+            max_backoff: float = 2.0,
+            backoff_factor: float = 2.0,
+            reconcile_interval: float | None = 10.0,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         for spec in dataclasses.fields(self):

@@ -2,14 +2,19 @@
 
 1. Every known Sentinel is asked at once, in one pipelined round trip each (the master with its
    config epoch, the replicas, the other Sentinels), on connections with short timeouts and no
-   retries: a dead Sentinel costs one timeout, never a retry storm.
+   retries: a dead Sentinel costs one timeout, never a retry storm. The asking is done by a few
+   long-lived threads, one question per Sentinel at a time: a lookup starts no thread.
 2. Answers are grouped by the master they name (after NAT). The master named by the most
    Sentinels wins; a tie goes to the highest config epoch. Once a majority of the known Sentinels
    agree, the others are not waited for.
-3. ``ROLE`` on the winner must say ``master``. If it does not (it died mid-failover, or was
+3. An answer that names a master this process saw replaced (`Discovery.note_switch`, called by
+   the watcher on every switch) is stale unless its config epoch is newer than the replacement:
+   right after a failover the Sentinels that lost the election still name the old master for a
+   few milliseconds, and a majority of them must not undo a switch already announced.
+4. ``ROLE`` on the winner must say ``master``. If it does not (it died mid-failover, or was
    demoted), another answer is tried only if it comes from a newer configuration (a higher epoch):
    an answer from an older one is stale.
-4. Sentinels named in the answers join the ones asked next time; the configured ones always stay.
+5. Sentinels named in the answers join the ones asked next time; the configured ones always stay.
    Run ids keep one Sentinel known under two addresses (configured, and reported through NAT)
    from being asked, or counted, twice.
 """
@@ -17,16 +22,17 @@
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import redis
 
 from vedette._connections import command, redis_client, sentinel_client
-from vedette._redis_errors import Failure, classify
+from vedette._fork import restart_after_fork
+from vedette._redis_errors import Failure, classify, translate
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.errors import (
@@ -68,6 +74,8 @@ class Topology:
     failover_in_progress: bool = False
     """Whether a Sentinel that answered reports a failover of this master under way (it is
     the failover's leader, or tries to become it)."""
+    master_down: bool = False
+    """Whether a Sentinel that names this master flags it objectively down (``o_down``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,7 @@ class _Answer:
     master: Address | None = None
     epoch: int = -1
     failing_over: bool = False
+    down: bool = False
     replicas: tuple[Address, ...] = ()
     peers: tuple[tuple[str, Address], ...] = ()  # (run id, address) of the Sentinels it knows
     failure: Failure | None = None
@@ -115,6 +124,19 @@ class Discovery:
         self._learned: tuple[Address, ...] = ()
         self._failing: set[Address] = set()
         self._lock = threading.Lock()
+        self._asking: dict[Address, Future[_Answer]] = {}  # the question in flight, per Sentinel
+        self._askers: ThreadPoolExecutor | None = None
+        # A master seen replaced -> (its replacement, the newest epoch it was known at then).
+        self._demoted: dict[Address, tuple[Address, int]] = {}
+        self._named: dict[Address, int] = {}  # newest config epoch an answer named each master at
+        restart_after_fork(self)
+
+    def _after_fork(self) -> None:
+        # The parent's connections and asking threads are not ours: forget them (unclosed: the
+        # sockets are shared with the parent). What was learnt (Sentinels, epochs) is kept.
+        self._lock = threading.Lock()
+        self._clients, self._verifiers, self._asking = {}, {}, {}
+        self._askers = None
 
     @property
     def sentinels(self) -> tuple[Address, ...]:
@@ -138,11 +160,11 @@ class Discovery:
             ConfigurationError: In strict NAT mode, a Sentinel reported an unmapped address.
         """
         sentinels = self.sentinels
-        collection = _Collection(self, sentinels)
+        collection = _Collection(self, {address: self._ask(address) for address in sentinels})
         answers = collection.all() if every_sentinel else collection.until_majority()
         tried: dict[Address, str] = {}
         while True:
-            for candidate in _candidates(answers, sentinels):
+            for candidate in _candidates(self._fresh(answers), sentinels):
                 if candidate not in tried:
                     problem = self._verify_master(candidate)
                     if problem is None:
@@ -153,13 +175,44 @@ class Discovery:
             answers = collection.all()
         raise self._failure(answers, tried)
 
+    def note_switch(self, old: Address | None, new: Address) -> None:
+        """Record that the master was switched from ``old`` to ``new`` (after NAT).
+
+        From now on an answer naming ``old`` counts only if its config epoch is newer than both
+        what was known of ``old`` then and the newest configuration naming ``new``: the old
+        master may keep saying it is one for seconds, and Sentinels that have not caught up
+        yet still name it.
+        """
+        with self._lock:
+            if old is not None and old != new:
+                self._demoted[old] = (new, self._named.get(old, -1))
+            self._demoted.pop(new, None)
+
+    def is_stale(self, master: Address, epoch: int) -> bool:
+        """Whether naming ``master`` at config ``epoch`` is older than a switch seen since."""
+        demoted = self._demoted.get(master)
+        if demoted is None:
+            return False
+        replacement, known = demoted
+        if epoch <= known:
+            return True
+        newest = self._named.get(replacement)
+        return newest is None or epoch < newest  # its replacement's epoch unknown yet: stale
+
     def close(self) -> None:
-        """Close every connection."""
+        """Close every connection and stop the asking threads.
+
+        A question in flight is cut (its socket is shut down), so this takes milliseconds even
+        with a Sentinel that does not answer.
+        """
         with self._lock:
             clients = [*self._clients.values(), *self._verifiers.values()]
-            self._clients, self._verifiers = {}, {}
+            self._clients, self._verifiers, self._asking = {}, {}, {}
+            askers, self._askers = self._askers, None
         for client in clients:
             client.close()
+        if askers is not None:
+            askers.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> Discovery:
         return self
@@ -175,6 +228,20 @@ class Discovery:
             if client is None:
                 client = self._clients[address] = sentinel_client(self.config, address)
             return client
+
+    def _ask(self, address: Address) -> Future[_Answer]:
+        """The answer of one Sentinel, asked now unless a question to it is still in flight."""
+        with self._lock:
+            future = self._asking.get(address)
+            if future is None or future.done():
+                if self._askers is None:
+                    self._askers = ThreadPoolExecutor(
+                        max_workers=16,
+                        thread_name_prefix=f"vedette-discovery-{self.config.service_name}",
+                    )
+                future = self._askers.submit(self._ask_one, address)
+                self._asking[address] = future
+            return future
 
     def _ask_one(self, address: Address) -> _Answer:
         """One Sentinel's answer about the service; never raises for a network or reply problem."""
@@ -222,6 +289,7 @@ class Discovery:
             master=self._reported(master),
             epoch=int(master.get("config-epoch", "0")),
             failing_over="failover_in_progress" in master.get("flags", "").split(","),
+            down="o_down" in master.get("flags", "").split(","),
             replicas=tuple(
                 self._reported(entry)
                 for entry in map(_fields, replicas)
@@ -252,8 +320,10 @@ class Discovery:
         )
 
     def _note(self, answer: _Answer) -> None:
-        """Log a Sentinel going bad or coming back, once per change rather than per lookup."""
+        """Take an answer in; log a Sentinel going bad or coming back, once per change."""
         with self._lock:
+            if answer.master is not None:
+                self._named[answer.master] = max(answer.epoch, self._named.get(answer.master, -1))
             was_failing = answer.sentinel in self._failing
             if answer.failure is None:
                 self._failing.discard(answer.sentinel)
@@ -284,23 +354,21 @@ class Discovery:
         try:
             try:
                 role = command(client, "ROLE")
-            except redis.TimeoutError:
+            except (redis.TimeoutError, redis.AuthenticationError):
                 raise
             except redis.ConnectionError:
                 # The pooled socket may predate a restart of that server: ask once more on a
                 # fresh one. (Not after a timeout: that would double what a dead host costs.)
-                client.connection_pool.disconnect()
+                # Only idle sockets are dropped: another thread may be asking on its own.
+                client.connection_pool.disconnect(inuse_connections=False)
                 role = command(client, "ROLE")
-        except redis.AuthenticationError:
-            raise AuthenticationError(
-                f"authentication failed for Redis {address} (master of "
-                f"{self.config.service_name!r}); check username and password"
-            ) from None
         except redis.RedisError as error:
-            failure, reason = classify(error)
-            if failure == "tls":
-                raise AuthenticationError(f"Redis {address}: {reason}") from None
-            return reason
+            translated = translate(
+                error, server=address, role=f"master of {self.config.service_name!r}"
+            )
+            if translated is not error:
+                raise translated from None
+            return classify(error)[1]
         kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
         if kind != "master":
             return f"is not a master: ROLE says {kind}"
@@ -319,16 +387,26 @@ class Discovery:
                 if run_id not in answered_ids:
                     known[address] = None
         self._learned = tuple(address for address in known if address not in self.config.sentinels)
+        epoch = max(answer.epoch for answer in agreeing)
         return Topology(
             service_name=self.config.service_name,
             master=master,
-            replicas=agreeing[0].replicas,
+            replicas=tuple(sorted(agreeing[0].replicas)),  # one order: connections alternate
             sentinels=tuple(known),
-            config_epoch=max(answer.epoch for answer in agreeing),
+            config_epoch=epoch,
             agreeing=len(agreeing),
             asked=len(sentinels),
             failover_in_progress=any(answer.failing_over for answer in answers.values()),
+            master_down=any(answer.down for answer in agreeing),
         )
+
+    def _fresh(self, answers: dict[Address, _Answer]) -> dict[Address, _Answer]:
+        """The answers that do not name a master this process saw replaced since."""
+        return {
+            address: answer
+            for address, answer in answers.items()
+            if answer.master is None or not self.is_stale(answer.master, answer.epoch)
+        }
 
     def _failure(self, answers: dict[Address, _Answer], tried: dict[Address, str]) -> Exception:
         name = self.config.service_name
@@ -361,37 +439,35 @@ class Discovery:
             return SentinelsUnreachableError(
                 f"no Sentinel of {name!r} could be reached", service_name=name, answers=described
             )
+        stale = {str(a.master) for a in answers.values() if a.master is not None}
+        if stale:
+            return MasterNotFoundError(
+                f"the Sentinels that answered still name {', '.join(sorted(stale))} as master of "
+                f"{name!r}, which this process saw replaced: they have not caught up yet",
+                service_name=name,
+                answers=described,
+            )
         return MasterNotFoundError(
             f"no Sentinel named a master for {name!r}", service_name=name, answers=described
         )
 
 
 class _Collection:
-    """The answers of one lookup, arriving from one short-lived thread per Sentinel."""
+    """The answers of one lookup, as the asking threads deliver them."""
 
-    def __init__(self, discovery: Discovery, sentinels: Sequence[Address]) -> None:
+    def __init__(self, discovery: Discovery, asked: dict[Address, Future[_Answer]]) -> None:
         self._discovery = discovery
-        self._sentinels = sentinels
+        self._pending = {future: address for address, future in asked.items()}
+        self._asked = len(asked)
         self._answers: dict[Address, _Answer] = {}
-        self._inbox: queue.Queue[_Answer | BaseException] = queue.Queue()
         config = discovery.config
-        # Connect, then read: the worst a Sentinel can cost; a small margin for thread start-up.
+        # Connect, then read: the worst a Sentinel can cost; a small margin for scheduling.
         budget = config.sentinel_connect_timeout + config.sentinel_socket_timeout + 0.1
         self._deadline = time.monotonic() + budget
-        for address in sentinels:
-            threading.Thread(
-                target=self._ask, args=(address,), name=f"vedette-discovery-{address}", daemon=True
-            ).start()
-
-    def _ask(self, address: Address) -> None:
-        try:
-            self._inbox.put(self._discovery._ask_one(address))
-        except BaseException as error:  # handed to the caller's thread, which raises it
-            self._inbox.put(error)
 
     @property
     def finished(self) -> bool:
-        return len(self._answers) == len(self._sentinels) or time.monotonic() >= self._deadline
+        return not self._pending or time.monotonic() >= self._deadline
 
     def until_majority(self) -> dict[Address, _Answer]:
         """Answers until a majority agree on a master, everyone answered, or time is up."""
@@ -402,24 +478,26 @@ class _Collection:
         return self._collect(stop_at_majority=False)
 
     def _collect(self, *, stop_at_majority: bool) -> dict[Address, _Answer]:
-        while len(self._answers) < len(self._sentinels):
-            if stop_at_majority and _has_majority(self._answers.values(), len(self._sentinels)):
+        while self._pending:
+            fresh = self._discovery._fresh(self._answers)
+            if stop_at_majority and _has_majority(fresh.values(), self._asked):
                 return dict(self._answers)
-            try:
-                item = self._inbox.get(timeout=max(0.0, self._deadline - time.monotonic()))
-            except queue.Empty:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
                 break
-            if isinstance(item, BaseException):
-                raise item
-            self._discovery._note(item)
-            self._answers[item.sentinel] = item
-        if len(self._answers) < len(self._sentinels):
+            done, _ = wait(self._pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._pending.pop(future)
+                answer = future.result()  # _ask_one raises only for a bug or strict NAT
+                self._discovery._note(answer)
+                self._answers[answer.sentinel] = answer
+        if self._pending:
             self._deadline = 0.0
-            for address in self._sentinels:
-                if address not in self._answers:
-                    silent = _Answer(address, failure="unreachable", reason="no answer in time")
-                    self._discovery._note(silent)
-                    self._answers[address] = silent
+            for address in self._pending.values():
+                silent = _Answer(address, failure="unreachable", reason="no answer in time")
+                self._discovery._note(silent)
+                self._answers[address] = silent
+            self._pending = {}
         return dict(self._answers)
 
 

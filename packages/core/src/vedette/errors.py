@@ -2,18 +2,23 @@
 
 ```
 VedetteError
-├── ConfigurationError (ValueError)        a setting is invalid: raised at start-up, before any I/O
-├── AuthenticationError (PermissionError)  Redis or the Sentinels refused the credentials
-├── MasterNotFoundError (ConnectionError)  no usable master: says what each Sentinel answered
-│   ├── ServiceNotFoundError               no reachable Sentinel monitors the service name
-│   └── SentinelsUnreachableError          no Sentinel answered at all
-├── FailoverTimeout (TimeoutError)         a call kept failing through a failover until its deadline
-└── NotReplicatedError                     a write was not confirmed by wait_replicas replicas
+├── ConfigurationError (ValueError)               a setting is invalid: raised at start-up
+├── AuthenticationError (redis.AuthenticationError)  credentials or TLS certificate refused
+├── MasterNotFoundError (redis.ConnectionError)   no usable master: says what each Sentinel said
+│   ├── ServiceNotFoundError                      no reachable Sentinel monitors the service
+│   └── SentinelsUnreachableError                 no Sentinel answered at all
+├── OutcomeUnknownError (redis.ConnectionError)   a pop's reply was lost: it may have run
+├── FailoverTimeout (redis.TimeoutError)          still failing when the deadline passed
+└── NotReplicatedError (redis.RedisError)         a write not confirmed by wait_replicas replicas
 ```
 
-Each error also derives from the builtin that says what it means, so callers can catch by meaning
-(`except ValueError`) without importing Vedette. redis-py's own exceptions never escape to users:
-they are translated in one place, `vedette._redis_errors`.
+An error that leaves a Redis call is both Vedette's and redis-py's: code written for redis-py
+(``except redis.ConnectionError``, as Celery, Dramatiq and RQ do) keeps working, and code that
+knows Vedette can tell the cases apart. None is an ``OSError``. The same fault raises the same
+type from `vedette.discover`, `vedette.connect`, `vedette.connect_replica`, `vedette.ensure_call`
+and the ``vedette`` command; `vedette.is_retryable` says which are retried (never
+`AuthenticationError`, `ServiceNotFoundError`, `OutcomeUnknownError`, `FailoverTimeout`,
+`NotReplicatedError` or `ConfigurationError`).
 
 Messages name the setting or the address involved, never a password or an ACL user name.
 """
@@ -22,12 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import redis
+
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "FailoverTimeout",
     "MasterNotFoundError",
     "NotReplicatedError",
+    "OutcomeUnknownError",
     "SentinelsUnreachableError",
     "ServiceNotFoundError",
     "VedetteError",
@@ -51,17 +59,17 @@ class ConfigurationError(VedetteError, ValueError):
         self.problem = problem
 
 
-class AuthenticationError(VedetteError, PermissionError):
+class AuthenticationError(VedetteError, redis.AuthenticationError):
     """Redis or the Sentinels refused the configured credentials, or TLS refused them.
 
     Raised when every Sentinel that could be reached refused ``sentinel_username`` /
-    ``sentinel_password``, when the master refused ``username`` / ``password``, or when their
-    TLS certificates are not trusted (``ssl_ca_certs``). Retrying does not help: the
-    configuration must be fixed.
+    ``sentinel_password``, when the master or a replica refused ``username`` / ``password``, or
+    when a TLS certificate is not trusted (``ssl_ca_certs``). Retrying does not help: the
+    configuration must be fixed. Like redis-py's, it is a ``redis.ConnectionError`` too.
     """
 
 
-class MasterNotFoundError(VedetteError, ConnectionError):
+class MasterNotFoundError(VedetteError, redis.ConnectionError):
     """No usable master could be found for the service.
 
     Attributes:
@@ -105,7 +113,26 @@ class SentinelsUnreachableError(MasterNotFoundError):
     """
 
 
-class FailoverTimeout(VedetteError, TimeoutError):
+class OutcomeUnknownError(VedetteError, redis.ConnectionError):
+    """A command that hands data over was sent, and its reply was lost: it may have run.
+
+    Raised instead of retrying a pop (``BRPOP``, ``LMOVE``, ``ZPOPMIN`` ...) or a script whose
+    connection broke after the command was sent: had the server run it, a retry would pop the
+    next item and the first would be lost without anyone knowing. Pipelines and transactions
+    that hold such a command are treated the same. The caller decides: most consumers simply
+    fetch again, and use a reliable pattern (``BLMOVE`` to a processing list) where an item
+    must never be lost. See docs/failover.md, "What a retry may repeat".
+
+    Attributes:
+        command: The name of the command whose outcome is unknown.
+    """
+
+    def __init__(self, message: str, *, command: str) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+class FailoverTimeout(VedetteError, redis.TimeoutError):
     """A call kept failing with retryable errors until its deadline passed.
 
     The last underlying error is chained as ``__cause__``.
@@ -121,7 +148,7 @@ class FailoverTimeout(VedetteError, TimeoutError):
         self.attempts = attempts
 
 
-class NotReplicatedError(VedetteError):
+class NotReplicatedError(VedetteError, redis.RedisError):
     """A write reached the master but not ``wait_replicas`` replicas within ``wait_timeout``.
 
     The write may still be applied (the master has it) or lost (if the master fails before its

@@ -9,7 +9,6 @@ Sentinel reply (or, later, a Sentinel event) goes through `AddressMap.translate`
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Mapping
 
 from vedette.address import Address, AddressLike
@@ -61,8 +60,9 @@ class AddressMap:
             raise ConfigurationError(SETTING, "strict mode needs at least one mapping")
         self._table = table
         self.strict = strict
-        self._warned: set[Address] = set()
-        self._lock = threading.Lock()
+        # Addresses already warned about. dict.setdefault is one atomic step, so concurrent
+        # lookups warn once without a lock (and the map stays picklable and fork-safe).
+        self._warned: dict[Address, object] = {}
 
     @classmethod
     def from_text(cls, text: str, *, strict: bool = False) -> AddressMap:
@@ -97,10 +97,8 @@ class AddressMap:
                 f"a Sentinel reported {address}, which the address map does not know (strict "
                 f"mode); add a mapping for it",
             )
-        with self._lock:
-            first_time = address not in self._warned
-            self._warned.add(address)
-        if first_time:
+        marker = object()
+        if self._warned.setdefault(address, marker) is marker:
             logger.warning(
                 "Address %s is not in the NAT map; using it unchanged (known: %s)",
                 address,

@@ -23,24 +23,29 @@ import functools
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import redis
+from redis.backoff import NoBackoff
 
 from vedette._wakeup import master_switched
 from vedette.errors import (
     AuthenticationError,
+    ConfigurationError,
     FailoverTimeout,
     MasterNotFoundError,
+    NotReplicatedError,
+    OutcomeUnknownError,
     ServiceNotFoundError,
 )
 
 if TYPE_CHECKING:
     from vedette.config import SentinelConfig
 
-__all__ = ["DEFAULT_DEADLINE", "Backoff", "ensure_call", "ensured", "is_retryable"]
+__all__ = ["DEFAULT_DEADLINE", "Backoff", "FailoverRetry", "ensure_call", "ensured", "is_retryable"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,20 @@ DEFAULT_DEADLINE = 60.0
 # Error replies that mean "not executed, the topology is changing": Redis prefixes each with
 # its code, which redis-py keeps in the message of the errors it has no class for.
 _RETRYABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED")
+
+# Never retried, although some derive from redis-py's ConnectionError or TimeoutError: a fix of
+# the configuration is needed, the outcome of the first attempt is unknown, or it already
+# waited its deadline.
+_FINAL = (
+    AuthenticationError,
+    redis.AuthenticationError,
+    ServiceNotFoundError,
+    OutcomeUnknownError,
+    FailoverTimeout,
+    NotReplicatedError,
+    ConfigurationError,
+    redis.exceptions.MaxConnectionsError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +107,15 @@ def is_retryable(error: BaseException) -> bool:
     """Whether ``error`` is one a failover causes, so another attempt may succeed.
 
     Retryable: connection errors and timeouts, ``READONLY``, ``LOADING``, ``MASTERDOWN`` and
-    ``UNBLOCKED`` replies, and `MasterNotFoundError`. Not retryable: authentication failures,
-    `ServiceNotFoundError` (a wrong service name does not fix itself), a full connection pool,
-    and every other error.
+    ``UNBLOCKED`` replies, and `MasterNotFoundError` (`SentinelsUnreachableError` included).
+    Not retryable: authentication failures, `ServiceNotFoundError` (a wrong service name does
+    not fix itself), `OutcomeUnknownError` (a pop that may have run), `FailoverTimeout`,
+    `NotReplicatedError`, `ConfigurationError`, a full connection pool, and every other error.
     """
-    if isinstance(error, AuthenticationError | ServiceNotFoundError | redis.AuthenticationError):
+    if isinstance(error, _FINAL):
         return False
     if isinstance(error, MasterNotFoundError):
         return True
-    if isinstance(error, redis.exceptions.MaxConnectionsError):
-        return False
     if isinstance(error, redis.ConnectionError | redis.TimeoutError | redis.ReadOnlyError):
         return True
     if isinstance(error, redis.ResponseError):
@@ -113,11 +131,13 @@ def ensure_call(
     """Call ``fn(*args, **kwargs)``, retrying it through a failover.
 
     Retryable errors (see `is_retryable`) are retried with jittered backoff until ``deadline``
-    seconds have passed since the first attempt; a master switch seen by any `FailoverWatcher`
+    seconds have passed since the first failure; a master switch seen by any `FailoverWatcher`
     in this process ends the pause at once. Other errors propagate unchanged.
 
-    ``fn`` may run more than once: if a connection breaks after a command was sent, Redis may or
-    may not have executed it. Make ``fn`` idempotent, or accept at-least-once.
+    ``fn`` runs again only after an error that says it did not complete. If ``fn`` sends several
+    commands, those before the failure are not undone: make it idempotent, or accept that they
+    may run twice. A Vedette client already retries each command (see docs/failover.md, "What a
+    retry may repeat"); ensure_call is for longer deadlines and for code around the commands.
 
     Args:
         fn: What to call.
@@ -130,13 +150,17 @@ def ensure_call(
         FailoverTimeout: Still failing with retryable errors when the deadline passed; the last
             error is chained as ``__cause__``.
     """
-    name = getattr(fn, "__qualname__", repr(fn))
-    return call_with_retries(
-        functools.partial(fn, *args, **kwargs),
-        deadline=DEFAULT_DEADLINE if deadline is None else deadline,
-        backoff=Backoff(),
-        what=name,
-    )
+    attempt = functools.partial(fn, *args, **kwargs)
+    try:
+        return attempt()
+    except Exception as error:
+        return retry_after(
+            error,
+            attempt,
+            deadline=DEFAULT_DEADLINE if deadline is None else deadline,
+            backoff=Backoff(),
+            what=getattr(fn, "__qualname__", repr(fn)),
+        )
 
 
 @overload
@@ -158,7 +182,8 @@ def ensured(
     return decorate if fn is None else decorate(fn)
 
 
-def call_with_retries(
+def retry_after(
+    error: Exception,
     attempt: Callable[[], T],
     *,
     deadline: float,
@@ -166,60 +191,158 @@ def call_with_retries(
     what: str,
     after_failure: Callable[[Exception], None] | None = None,
     timeout_error: bool = True,
+    at_once: bool = False,
 ) -> T:
-    """The retry loop shared by `ensure_call` and the master-following client.
+    """The retry loop shared by `ensure_call` and the Vedette connections, after a failure.
 
     Args:
-        attempt: One attempt.
-        deadline: Seconds to keep trying.
+        error: What the first attempt raised.
+        attempt: One more attempt.
+        deadline: Seconds to keep trying, from now.
         backoff: Pauses between attempts.
         what: What is attempted, for log lines and the timeout's message.
-        after_failure: Called with each error before it is classified (the client drops the
-            broken connection there); an exception it raises propagates.
+        after_failure: Called with each error before it is classified (a connection drops its
+            broken socket there); an exception it raises propagates.
         timeout_error: At the deadline, raise `FailoverTimeout` (chaining the last error);
             False re-raises the last error itself, as redis-py does when its retries run out.
+        at_once: Make the first retry without a pause (the master already switched).
 
     Raises:
         FailoverTimeout: The deadline passed with only retryable errors.
     """
     end = time.monotonic() + deadline
     pauses = backoff.delays()
-    attempts = 0
+    attempts = 1
     while True:
+        if after_failure is not None:
+            after_failure(error)
+        if not is_retryable(error):
+            raise error
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            logger.warning(
+                "%s: still failing after %g s and %d attempts: %s: %s",
+                what,
+                deadline,
+                attempts,
+                type(error).__name__,
+                error,
+            )
+            if not timeout_error:
+                raise error
+            raise FailoverTimeout(
+                f"{what}: still failing after {deadline:g} s and {attempts} attempts; "
+                f"last error: {type(error).__name__}: {error}",
+                deadline=deadline,
+                attempts=attempts,
+            ) from error
         switches = master_switched.count
+        pause = 0.0 if at_once else min(next(pauses), remaining)
+        at_once = False
+        logger.debug(
+            "%s failed (%s: %s); attempt %d in at most %.3f s",
+            what,
+            type(error).__name__,
+            error,
+            attempts + 1,
+            pause,
+        )
+        if pause:
+            master_switched.wait(switches, pause)
         attempts += 1
         try:
             return attempt()
-        except Exception as error:
-            if after_failure is not None:
-                after_failure(error)
-            if not is_retryable(error):
-                raise
-            remaining = end - time.monotonic()
-            if remaining <= 0:
-                logger.warning(
-                    "%s: still failing after %g s and %d attempts: %s: %s",
-                    what,
-                    deadline,
-                    attempts,
-                    type(error).__name__,
-                    error,
-                )
-                if not timeout_error:
+        except Exception as failure:
+            error = failure
+
+
+class FailoverRetry(redis.retry.Retry):
+    """redis-py's retry hook, one per Vedette connection: `retry_after` under the deadline.
+
+    redis-py calls it around each command (and each connect). When the command succeeds it adds
+    nothing but a flag; after a failure it runs `retry_after` with the config's backoff and
+    ``retry_deadline``. Inside that, redis-py's own nested calls (a reconnect wrapped in the same
+    retry) make a single attempt each, so one deadline covers the whole command.
+
+    Args:
+        config: Gives the deadline and the backoff.
+        retry_readonly: Whether ``READONLY`` is retried (a write reached a demoted master). Not
+            for a replica client, where it means the caller wrote to a replica.
+        replaced: Whether the connection's server was replaced since it connected: then the
+            first retry is made at once.
+    """
+
+    def __init__(
+        self,
+        config: SentinelConfig,
+        *,
+        retry_readonly: bool = True,
+        replaced: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__(NoBackoff(), -1)
+        self._config = config
+        self._retry_readonly = retry_readonly
+        # Weakly: the connection holds this retry, and a cycle would keep both alive until the
+        # garbage collector runs (a pool-less connection's watcher stops when it is freed).
+        self._replaced = None if replaced is None else weakref.WeakMethod(replaced)
+        self._active = False  # a call of this connection is running: nested calls try once
+
+    def call_with_retry(
+        self,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        """Run ``do``, retrying through a failover; ``fail(error)`` cleans up after each error."""
+        if self._active:
+            return do()
+        self._active = True
+        try:
+            try:
+                return do()
+            except Exception as error:
+                return self._again(error, do, fail, is_retryable, with_failure_count)
+        finally:
+            self._active = False
+
+    def _again(
+        self,
+        error: Exception,
+        do: Callable[[], T],
+        fail: Callable[..., Any],
+        accept: Callable[[Exception], bool] | None,
+        with_failure_count: bool,
+    ) -> T:
+        failures = 0
+        config = self._config
+
+        def after_failure(error: Exception) -> None:
+            nonlocal failures
+            failures += 1
+            try:
+                fail(error, failures) if with_failure_count else fail(error)
+            except Exception as raised:
+                # e.g. WatchError: the transaction must not be retried. A failover error while
+                # reconnecting (redis-py's pub/sub reconnects here) is just the next failure.
+                if raised is not error and not is_retryable(raised):
                     raise
-                raise FailoverTimeout(
-                    f"{what}: still failing after {deadline:g} s and {attempts} attempts; "
-                    f"last error: {type(error).__name__}: {error}",
-                    deadline=deadline,
-                    attempts=attempts,
-                ) from error
-            pause = min(next(pauses), remaining)
-            logger.debug(
-                "%s failed (%s: %s); attempt %d in at most %.3f s",
-                what,
-                type(error).__name__,
-                error,
-                attempts + 1,
-                pause,
-            )
-            master_switched.wait(switches, pause)
+            if accept is not None and not accept(error):
+                raise error
+            if isinstance(error, redis.ReadOnlyError) and not self._retry_readonly:
+                raise error
+
+        return retry_after(
+            error,
+            do,
+            deadline=config.retry_deadline,
+            backoff=Backoff.from_config(config),
+            what=f"command on {config.service_name!r}",
+            after_failure=after_failure,
+            timeout_error=False,
+            at_once=self._was_replaced(),
+        )
+
+    def _was_replaced(self) -> bool:
+        replaced = self._replaced() if self._replaced is not None else None
+        return replaced is not None and replaced()

@@ -3,7 +3,8 @@
 Sentinel publishes what it does on its own pub/sub channels (``+odown``, ``+try-failover``,
 ``+switch-master`` ...). The watcher subscribes to every Sentinel on a dedicated connection, so a
 dead Sentinel, or a lost notification, costs nothing as long as one Sentinel is heard. Each
-occurrence is published once however many Sentinels report it.
+occurrence is published once however many Sentinels report it (the rules live in
+`vedette._failover_state`, apart from the threads).
 
 Notifications can still be missed: all connections cut mid-failover, or a failover that ended
 while the watcher was reconnecting. So the watcher *reconciles*: it asks the Sentinels who the
@@ -11,69 +12,64 @@ master is (`Discovery`) whenever a subscription is (re)established, every
 ``reconcile_interval`` seconds, and twice a second while a promotion is under way. A master that
 differs from the last known one is published as `MasterSwitched` with ``via="reconciliation"``.
 
-Threads: one listener per Sentinel, one reconciler, one dispatcher that calls the callbacks in
-order (a slow callback delays other callbacks, never the listeners). All are daemon threads,
-named ``vedette-watcher-...``, stopped by `close`. A listener never dies silently: every error is
+Sharing: `shared_watcher` gives the one watcher of a configuration in this process; every pool
+of that configuration uses it. Each user calls `FailoverWatcher.start` once and
+`FailoverWatcher.close` once; the threads run while at least one user holds the watcher, and
+start again on the next `start`. After ``os.fork()`` a child starts no thread: it reads what
+its parent's watcher knows (the master, the switches, a promotion under way) from a page of
+shared memory (`vedette._shared_view`), before each command. It starts threads of its own when
+it needs the events themselves (`subscribe`, `events`) or the parent's watcher is gone.
+
+Threads: a reconciler (the only one `start` waits for), which starts one listener per Sentinel
+and a dispatcher that calls the callbacks in order (a slow callback delays other callbacks, never
+the listeners). All are daemon threads named ``vedette-watcher-...``; `close` cuts their
+connections and joins them, in milliseconds. A listener never dies silently: every error is
 logged and followed by a reconnection with jittered backoff.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import Literal
+from typing import TypeVar
 
 import redis
 
 from vedette._connections import sentinel_client
+from vedette._failover_state import FailoverState, parse_notice
+from vedette._fork import restart_after_fork
 from vedette._redis_errors import classify
+from vedette._shared_view import SharedView, View
 from vedette._wakeup import master_switched
 from vedette.address import Address
 from vedette.config import SentinelConfig
-from vedette.discovery import Discovery
+from vedette.discovery import Discovery, Topology
 from vedette.errors import VedetteError
-from vedette.events import (
-    FailoverAborted,
-    FailoverEvent,
-    FailoverStarted,
-    MasterDown,
-    MasterSwitched,
-    MasterUp,
-    PromotionStarted,
-    SentinelLost,
-    SentinelRecovered,
-)
+from vedette.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
 from vedette.retry import Backoff
 
-__all__ = ["EventStream", "FailoverWatcher"]
+__all__ = ["EventStream", "FailoverWatcher", "shared_watcher"]
 
 logger = logging.getLogger(__name__)
 
 Callback = Callable[[FailoverEvent], object]
+W = TypeVar("W", bound="FailoverWatcher")
 
 # A listener PINGs its Sentinel when it heard nothing for this long, and gives the connection up
 # when the answer takes longer than the Sentinel socket timeout on top.
 _HEARTBEAT = 1.0
-# How long a listener blocks waiting for a message: bounds how long `close` waits for it.
-_POLL = 0.2
+# How long a listener blocks waiting for a message between checks that it should stop.
+_POLL = 0.5
 # Reconciliation pace while a promotion is under way: its end must not depend on one message.
 _PROMOTION_RECONCILE = 0.5
-
-
-@dataclass(slots=True)
-class _Failover:
-    """What the watcher knows of the failover under way, if any."""
-
-    master: Address
-    trying: set[Address] = field(default_factory=set)  # Sentinels that announced +try-failover
-    leader: Address | None = None
-    promoting: bool = False
+# How long close() waits for each thread; they are cut loose first, so this is a safety net.
+_JOIN = 2.0
 
 
 class FailoverWatcher:
@@ -81,6 +77,7 @@ class FailoverWatcher:
 
     Use it as a context manager, or call `start` and `close`. Receive events with `subscribe`
     (a callback, called on the watcher's dispatcher thread) or `events` (a blocking iterator).
+    To share the watcher the pools of a configuration use, call `shared_watcher`.
 
     Example:
         >>> with FailoverWatcher(config) as watcher:  # doctest: +SKIP
@@ -94,64 +91,106 @@ class FailoverWatcher:
 
     def __init__(self, config: SentinelConfig) -> None:
         self.config = config
-        self._discovery = Discovery(config)
+        self.discovery = Discovery(config)
+        """The discovery this watcher reconciles with; pools sharing the watcher use it too, so
+        what one lookup learns (a Sentinel gone, a master replaced) every other knows."""
+        self._state = FailoverState(config.service_name)
+        self._callbacks: list[Callback] = []
+        self._users = 0  # start() calls not yet matched by close()
+        self._running_in = 0  # pid whose threads are running (0: none)
+        self._view = SharedView()  # what this process's watcher knows, for its children
+        self._parent: SharedView | None = None  # in a forked child: the parent's view
+        self._last_view: View | None = None  # what was last read there
+        self._fresh_run()
+        restart_after_fork(self)
+
+    def _fresh_run(self) -> None:
+        """New synchronisation objects and no threads: at creation, and in a forked child."""
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
-        self._version = 0  # grows with every change of master or failover state
-        self._switches = 0
-        self._master: Address | None = None
-        self._failover: _Failover | None = None
-        self._down: set[Address] = set()  # masters reported +odown
-        self._sentinel_up: dict[Address, bool] = {}
-        self._listeners: dict[Address, threading.Thread] = {}
-        self._callbacks: list[Callback] = []
+        self._version = 0  # grows with every change the state reports
         self._streams: list[EventStream] = []
         self._outbox: queue.Queue[FailoverEvent | None] = queue.Queue()
         self._reconcile_now = threading.Event()
-        self._closed = threading.Event()
-        self._started = False
+        self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._listeners: dict[Address, threading.Thread] = {}
+        self._subscribers: dict[Address, redis.Redis] = {}  # each listener's client, to cut
+
+    def _after_fork(self) -> None:
+        if self._running_in:  # it ran in the parent: follow what the parent knows
+            self._parent = self._view
+        self._view = SharedView()
+        self._fresh_run()
+        self._running_in = 0  # the parent's threads do not exist here
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FailoverWatcher:
-        """Start the listener, reconciler and dispatcher threads (once; later calls do nothing)."""
+    def start(self: W) -> W:
+        """Hold the watcher: its threads run until every `start` is matched by a `close`.
+
+        Only the reconciler thread is started here (it starts the others), so this is cheap;
+        the first master is known shortly after (`wait_for_master`).
+        """
         with self._lock:
-            if self._started:
-                return self
-            if self._closed.is_set():
-                raise VedetteError("this FailoverWatcher is closed; create a new one")
-            self._started = True
-        with self._lock:
-            threads = [
-                self._thread("dispatcher", self._dispatch),
-                self._thread("reconciler", self._reconcile_loop),
-            ]
-        for thread in threads:
-            thread.start()
-        for address in self.config.sentinels:
-            self._watch(address)
-        self._reconcile_now.set()
+            self._users += 1
+        self.ensure_running()
         return self
 
+    def ensure_running(self) -> None:
+        """Start the threads in this process if the watcher is held and they are not running.
+
+        Cheap when they run. A forked child that follows its parent's watcher starts nothing.
+        """
+        pid = os.getpid()
+        if self._running_in == pid or self._following() is not None:
+            return
+        with self._lock:
+            if self._running_in == pid or self._users == 0:
+                return
+            self._running_in = pid
+            self._publish_view(running=True)
+            self._stopping = threading.Event()
+            self._reconcile_now = threading.Event()
+            self._reconcile_now.set()
+            self._outbox = queue.Queue()
+            reconciler = self._thread("reconciler", self._run)
+        reconciler.start()
+
     def close(self) -> None:
-        """Stop every thread and close every connection; iterators from `events` end."""
-        self._closed.set()
-        self._reconcile_now.set()
-        self._outbox.put(None)
+        """Let go of the watcher; when nobody holds it, stop every thread and connection.
+
+        Iterators from `events` end then. A later `start` runs it again, from what it knew.
+        """
         with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            if thread is not threading.current_thread() and thread.ident is not None:
-                thread.join(timeout=5)
-        self._discovery.close()
-        with self._lock:
+            if self._users == 0:
+                return
+            self._users -= 1
+            if self._users:
+                return
+            running, self._running_in = self._running_in == os.getpid(), 0
+            if running:
+                self._publish_view(running=False)
+            self._stopping.set()
+            self._reconcile_now.set()
+            self._outbox.put(None)
+            subscribers = list(self._subscribers.values())
+            threads, self._threads, self._listeners = list(self._threads), [], {}
             streams, self._streams = self._streams, []
             self._changed.notify_all()
+        for client in subscribers:
+            # Also reaches a connection still in its handshake (to a frozen Sentinel, say):
+            # redis-py shuts down the sockets of in-use connections too.
+            client.connection_pool.disconnect()
+        self.discovery.close()
+        if running:
+            for thread in threads:
+                if thread is not threading.current_thread() and thread.ident is not None:
+                    thread.join(timeout=_JOIN)
         for stream in streams:
             stream._finish()
 
-    def __enter__(self) -> FailoverWatcher:
+    def __enter__(self: W) -> W:
         return self.start()
 
     def __exit__(
@@ -164,28 +203,43 @@ class FailoverWatcher:
 
     @property
     def closed(self) -> bool:
-        """Whether `close` was called."""
-        return self._closed.is_set()
+        """Whether nobody holds the watcher (every `start` was matched by a `close`)."""
+        return self._users == 0
 
     # --- what users read ------------------------------------------------------------------------
+
+    # Read on every command: no lock (one attribute read each), unless following a parent.
 
     @property
     def master(self) -> Address | None:
         """The last known master (None until the first answer from the Sentinels)."""
-        with self._lock:
-            return self._master
+        view = self._following()
+        return self._state.master if view is None else view.master
 
     @property
     def promoting(self) -> bool:
         """Whether a replica is being promoted: writes to the current master would be lost."""
-        with self._lock:
-            return self._failover is not None and self._failover.promoting
+        view = self._following()
+        return self._state.promoting if view is None else view.promoting
 
     @property
     def switches(self) -> int:
         """How many master switches the watcher has seen (the first master learnt is not one)."""
-        with self._lock:
-            return self._switches
+        view = self._following()
+        return self._state.switches if view is None else view.switches
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever the master, the switches or a promotion change.
+
+        What a connection compares before each command: one read when nothing happened.
+        """
+        if self._parent is None:
+            return self._version
+        view = self._following()
+        if view is None:
+            return self._version
+        return view.switches * 2 + view.promoting
 
     @property
     def sentinels(self) -> tuple[Address, ...]:
@@ -195,18 +249,25 @@ class FailoverWatcher:
 
     def wait_for_master(self, timeout: float) -> Address | None:
         """Wait up to ``timeout`` seconds until a master is known; return it (or None)."""
+        view = self._following()
+        if view is not None and view.master is not None:
+            return view.master
+        self._stop_following()
+        self.ensure_running()
         with self._changed:
             self._changed.wait_for(
-                lambda: self._master is not None or self._closed.is_set(), timeout
+                lambda: self._state.master is not None or self._users == 0, timeout
             )
-            return self._master
+            return self._state.master
 
     def wait_until_not_promoting(self, end: float) -> None:
         """Block while a promotion is under way, until the monotonic time ``end`` at most."""
+        while self._following() is not None and self.promoting and time.monotonic() < end:
+            time.sleep(0.01)  # the parent's watcher changes the page: nothing to wait on here
         with self._changed:
-            while self._failover is not None and self._failover.promoting:
+            while self._state.promoting and self._users:
                 remaining = end - time.monotonic()
-                if remaining <= 0 or self._closed.is_set():
+                if remaining <= 0:
                     return
                 self._changed.wait(remaining)
 
@@ -214,10 +275,14 @@ class FailoverWatcher:
         """Call ``callback(event)`` for every event from now on; returns a function to stop.
 
         Callbacks run one at a time on the watcher's dispatcher thread, in event order. An
-        exception in a callback is logged and does not stop the others.
+        exception in a callback is logged and does not stop the others. In a forked child, this
+        starts the child's own watcher (if it is held): events are not shared across processes.
         """
         with self._lock:
             self._callbacks.append(callback)
+        if self._parent is not None:
+            self._stop_following()
+            self.ensure_running()
 
         def unsubscribe() -> None:
             with self._lock:
@@ -233,22 +298,65 @@ class FailoverWatcher:
             timeout: End the iteration after this many seconds without an event; None waits
                 for as long as the watcher runs.
         """
+        self._stop_following()
+        self.ensure_running()
         stream = EventStream(self, timeout)
         with self._lock:
-            if self._closed.is_set():
+            if self._users == 0:
                 stream._finish()
             else:
                 self._streams.append(stream)
         return stream
+
+    # --- following a parent's watcher (in a forked child) ----------------------------------------
+
+    def _following(self) -> View | None:
+        """The parent's view, while this is a forked child following it; else None."""
+        parent = self._parent
+        if parent is None:
+            return None
+        view = parent.read()
+        if view is None:  # the parent's watcher stopped, or the parent is gone
+            self._stop_following()
+        else:
+            self._last_view = view
+        return view
+
+    def _stop_following(self) -> None:
+        """Carry on from the parent's last view, with this process's own watcher from now on."""
+        parent, self._parent = self._parent, None
+        last = self._last_view
+        if parent is not None and last is not None:
+            with self._lock:
+                self._state.master, self._state.switches = last.master, last.switches
+
+    def _publish_view(self, *, running: bool) -> None:
+        """Write the state for the children this process forks (the lock is held)."""
+        state = self._state
+        self._view.write(
+            running=running,
+            master=state.master,
+            switches=state.switches,
+            promoting=state.promoting,
+        )
 
     def _forget(self, stream: EventStream) -> None:
         with self._lock:
             if stream in self._streams:
                 self._streams.remove(stream)
 
+    def learn(self, topology: Topology) -> None:
+        """Take in what a lookup made elsewhere (by a pool) found: a switch it shows is published.
+
+        A topology naming a master this watcher has since seen replaced is older news, ignored.
+        """
+        if not self.discovery.is_stale(topology.master, topology.config_epoch):
+            self._apply(lambda now: self._state.on_topology(topology, now))
+
     # --- threads --------------------------------------------------------------------------------
 
     def _thread(self, role: str, target: Callable[..., None], *args: object) -> threading.Thread:
+        """A named daemon thread, recorded for close(); the lock is held."""
         thread = threading.Thread(
             target=target,
             args=args,
@@ -258,73 +366,94 @@ class FailoverWatcher:
         self._threads.append(thread)
         return thread
 
-    def _watch(self, address: Address) -> None:
+    def _run(self) -> None:
+        """The reconciler thread: start the others, then reconcile until stopped."""
+        stopping, outbox = self._stopping, self._outbox
         with self._lock:
-            if address in self._listeners or self._closed.is_set():
+            if stopping.is_set():
+                return
+            dispatcher = self._thread("dispatcher", self._dispatch, outbox)
+        dispatcher.start()
+        for address in self.config.sentinels:
+            self._watch(address, stopping)
+        self._reconcile_loop(stopping)
+
+    def _watch(self, address: Address, stopping: threading.Event) -> None:
+        with self._lock:
+            if address in self._listeners or stopping.is_set():
                 return
             thread = self._listeners[address] = self._thread(
-                f"listener-{address}", self._listen, address
+                f"listener-{address}", self._listen, address, stopping
             )
         thread.start()
 
-    def _listen(self, address: Address) -> None:
+    def _listen(self, address: Address, stopping: threading.Event) -> None:
         """One Sentinel's notifications, for as long as the watcher runs."""
         pauses = Backoff.from_config(self.config).delays()
-        while not self._closed.is_set():
+        while not stopping.is_set():
             client = sentinel_client(self.config, address, socket_keepalive=True)
             pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+            with self._lock:
+                if stopping.is_set():
+                    break
+                self._subscribers[address] = client
             try:
                 pubsub.psubscribe("*")
-                self._sentinel_state(address, up=True)
-                self._reconcile_now.set()
-                pauses = Backoff.from_config(self.config).delays()
-                self._receive(address, pubsub)
+                self._receive(address, pubsub, stopping)
             except Exception as error:
-                if self._closed.is_set():
+                if stopping.is_set():
                     break
+                if self._state.sentinel_up(address):  # it was listening: back off from the start
+                    pauses = Backoff.from_config(self.config).delays()
                 reason = classify(error)[1] if isinstance(error, redis.RedisError) else repr(error)
                 self._sentinel_state(address, up=False, reason=reason)
-                self._closed.wait(next(pauses))
+                stopping.wait(next(pauses))
             finally:
+                with self._lock:
+                    if self._subscribers.get(address) is client:
+                        del self._subscribers[address]
                 pubsub.close()
                 client.close()
 
-    def _receive(self, address: Address, pubsub: redis.client.PubSub) -> None:
+    def _receive(
+        self, address: Address, pubsub: redis.client.PubSub, stopping: threading.Event
+    ) -> None:
         heard = pinged = time.monotonic()
         silence_limit = _HEARTBEAT + self.config.sentinel_socket_timeout
-        while not self._closed.is_set():
-            message = pubsub.get_message(timeout=_POLL)
+        while not stopping.is_set():
+            message = pubsub.get_message(timeout=min(_POLL, _HEARTBEAT))
             now = time.monotonic()
             if message is not None:
                 heard = now
                 if message["type"] == "pmessage":
                     self._on_notification(address, message["channel"], message["data"])
+                elif message["type"] == "psubscribe":  # confirmed: only now is it listening
+                    self._sentinel_state(address, up=True)
+                    self._reconcile_now.set()
             elif now - heard > silence_limit:
                 raise redis.TimeoutError(f"no reply to PING in {silence_limit:g} s")
             if now - max(heard, pinged) >= _HEARTBEAT:
                 pubsub.ping()
                 pinged = now
 
-    def _reconcile_loop(self) -> None:
-        while not self._closed.is_set():
-            with self._lock:
-                promoting = self._failover is not None and self._failover.promoting
-            interval = _PROMOTION_RECONCILE if promoting else self.config.reconcile_interval
+    def _reconcile_loop(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            interval = _PROMOTION_RECONCILE if self.promoting else self.config.reconcile_interval
             self._reconcile_now.wait(interval)
             self._reconcile_now.clear()
-            if self._closed.is_set():
+            if stopping.is_set():
                 return
             try:
-                self._reconcile()
+                self._reconcile(stopping)
             except Exception:
                 logger.exception(
                     "service %r: reconciliation failed; trying again later",
                     self.config.service_name,
                 )
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, outbox: queue.Queue[FailoverEvent | None]) -> None:
         while True:
-            event = self._outbox.get()
+            event = outbox.get()
             if event is None:
                 return
             with self._lock:
@@ -337,90 +466,57 @@ class FailoverWatcher:
                 except Exception:
                     logger.exception("failover event callback %r failed on %r", callback, event)
 
-    # --- turning notifications into events ------------------------------------------------------
+    # --- news -----------------------------------------------------------------------------------
 
-    def _on_notification(self, sentinel: Address, channel: str, payload: str) -> None:
-        notice = _parse(channel, payload, self.config)
-        if notice is None or notice.service != self.config.service_name:
-            return
-        now = datetime.now(timezone.utc)
-        service = self.config.service_name
+    def _on_notification(
+        self, sentinel: Address, channel: str, payload: str
+    ) -> FailoverEvent | None:
+        notice = parse_notice(channel, payload, self.config.nat)
+        if notice is None:
+            return None
+        return self._apply(lambda now: self._state.on_notice(sentinel, notice, now))
+
+    def _sentinel_state(self, address: Address, *, up: bool, reason: str = "") -> None:
+        before = self._all_lost()
+        self._apply(lambda now: self._state.on_sentinel(address, up=up, reason=reason, now=now))
+        after = self._all_lost()
+        if after and not before:
+            logger.warning(
+                "service %r: no Sentinel is reachable; clients keep using the last known master "
+                "%s until one answers (a failover meanwhile would go unnoticed)",
+                self.config.service_name,
+                self._state.master,
+            )
+        elif before and not after:
+            logger.warning("service %r: Sentinels reachable again", self.config.service_name)
+
+    def _all_lost(self) -> bool:
+        """Whether every Sentinel watched has been tried and is unreachable."""
         with self._lock:
-            event = self._apply(sentinel, notice, now, service)
+            watched = list(self._listeners)
+        return bool(watched) and all(self._state.sentinel_up(a) is False for a in watched)
+
+    def _apply(self, change: Callable[[datetime], FailoverEvent | None]) -> FailoverEvent | None:
+        """Apply a change to the state under the lock; publish the event it makes, if any."""
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            before = (self._state.master, self._state.switches, self._state.promoting)
+            event = change(now)
+            if event is not None or before != (
+                self._state.master,
+                self._state.switches,
+                self._state.promoting,
+            ):
+                self._version += 1
+                self._changed.notify_all()
+            if isinstance(event, MasterSwitched):
+                # Before anyone hears of it: from now on a lookup refuses the old master.
+                self.discovery.note_switch(event.old, event.new)
+            if self._running_in == os.getpid():
+                self._publish_view(running=True)
         if event is not None:
             self._publish(event)
-
-    def _apply(
-        self, sentinel: Address, notice: _Notice, now: datetime, service: str
-    ) -> FailoverEvent | None:
-        """Update the state for one notification; the event to publish, if it is news."""
-        kind, master = notice.kind, notice.master
-        failover = self._failover
-        if kind == "+switch-master":
-            assert notice.new_master is not None
-            return self._switch(notice.new_master, now, via="event")
-        if kind == "+odown" and master not in self._down:
-            self._down.add(master)
-            return MasterDown(service=service, at=now, master=master)
-        if kind == "-odown" and master in self._down:
-            self._down.discard(master)
-            return MasterUp(service=service, at=now, master=master)
-        if kind in ("+try-failover", "+elected-leader"):
-            started = failover is None
-            if failover is None:
-                failover = self._failover = _Failover(master)
-                self._changed_locked()
-            if kind == "+try-failover":
-                failover.trying.add(sentinel)
-            else:
-                failover.leader = sentinel
-            return FailoverStarted(service=service, at=now, master=master) if started else None
-        if kind == "+failover-state-send-slaveof-noone" and notice.instance is not None:
-            if failover is None:
-                failover = self._failover = _Failover(master, leader=sentinel)
-            if failover.promoting:
-                return None
-            failover.promoting = True
-            self._changed_locked()
-            return PromotionStarted(service=service, at=now, master=master, replica=notice.instance)
-        if kind.startswith("-failover-abort-") and failover is not None:
-            if failover.leader is not None and sentinel != failover.leader:
-                return None  # a Sentinel that lost the election; the leader goes on
-            failover.trying.discard(sentinel)
-            if failover.leader is None and failover.trying:
-                return None  # other candidates are still trying
-            self._failover = None
-            self._changed_locked()
-            reason = kind.removeprefix("-failover-abort-")
-            return FailoverAborted(service=service, at=now, master=master, reason=reason)
-        return None
-
-    def _switch(
-        self, new: Address, now: datetime, *, via: Literal["event", "reconciliation"]
-    ) -> MasterSwitched | None:
-        """Record ``new`` as the master (lock held); the event, unless it was known already."""
-        old = self._master
-        self._failover = None
-        self._down.discard(new)
-        if new == old:
-            self._changed_locked()
-            return None
-        self._master = new
-        self._changed_locked()
-        if old is None:
-            return None  # the first master learnt: nothing switched
-        self._switches += 1
-        return MasterSwitched(
-            service=self.config.service_name,
-            at=now,
-            old=old,
-            new=new,
-            via=via,
-        )
-
-    def _changed_locked(self) -> None:
-        self._version += 1
-        self._changed.notify_all()
+        return event
 
     def _publish(self, event: FailoverEvent) -> None:
         level = logging.WARNING if isinstance(event, MasterDown | SentinelLost) else logging.INFO
@@ -429,55 +525,27 @@ class FailoverWatcher:
             master_switched.notify()
         self._outbox.put(event)
 
-    def _sentinel_state(self, address: Address, *, up: bool, reason: str = "") -> None:
-        now = datetime.now(timezone.utc)
-        service = self.config.service_name
-        with self._lock:
-            was = self._sentinel_up.get(address)
-            self._sentinel_up[address] = up
-        if up and was is False:
-            self._publish(SentinelRecovered(service=service, at=now, sentinel=address))
-        elif not up and was is not False:
-            self._publish(SentinelLost(service=service, at=now, sentinel=address, reason=reason))
-
-    # --- reconciliation -------------------------------------------------------------------------
-
-    def _reconcile(self) -> None:
+    def _reconcile(self, stopping: threading.Event) -> None:
         """Ask the Sentinels who the master is; publish a switch the notifications missed."""
         with self._lock:
             version = self._version
-            failover_known = self._failover is not None
+            failing_over = self._state.failing_over
         try:
-            topology = self._discovery.discover(every_sentinel=failover_known)
+            topology = self.discovery.discover(every_sentinel=failing_over)
         except VedetteError as error:
             logger.debug(
                 "service %r: reconciliation found no master: %s", self.config.service_name, error
             )
             return
         for address in topology.sentinels:
-            self._watch(address)
-        now = datetime.now(timezone.utc)
+            self._watch(address, stopping)
         with self._lock:
-            if version != self._version:
-                # A notification changed the state while the Sentinels were asked: it is newer.
-                self._reconcile_now.set()
-                return
-            event: FailoverEvent | None = None
-            failover = self._failover
-            if topology.master != self._master:
-                event = self._switch(topology.master, now, via="reconciliation")
-            elif failover is not None and not topology.failover_in_progress:
-                # The failover ended without a switch and its abort notice was missed.
-                self._failover = None
-                self._changed_locked()
-                event = FailoverAborted(
-                    service=self.config.service_name,
-                    at=now,
-                    master=failover.master,
-                    reason="ended without a switch (reconciliation)",
-                )
-        if event is not None:
-            self._publish(event)
+            stale = version != self._version
+        if stale:
+            # A notification changed the state while the Sentinels were asked: it is newer.
+            self._reconcile_now.set()
+            return
+        self.learn(topology)
 
 
 class EventStream(Iterator[FailoverEvent]):
@@ -522,40 +590,23 @@ class EventStream(Iterator[FailoverEvent]):
         self.close()
 
 
-@dataclass(frozen=True, slots=True)
-class _Notice:
-    """One Sentinel notification about a master, addresses after NAT."""
-
-    kind: str
-    service: str
-    master: Address
-    instance: Address | None = None  # the replica or Sentinel the notification is about
-    new_master: Address | None = None  # +switch-master only
+_shared: dict[SentinelConfig, FailoverWatcher] = {}
 
 
-def _parse(channel: str, payload: str, config: SentinelConfig) -> _Notice | None:
-    """Read a notification; None for those that are not about a master's failover.
+def shared_watcher(config: SentinelConfig) -> FailoverWatcher:
+    """The watcher every pool of ``config`` uses in this process (one per configuration).
 
-    Payloads: ``+switch-master`` is ``<name> <old-ip> <old-port> <new-ip> <new-port>``; the others
-    describe an instance: ``master <name> <ip> <port>`` or
-    ``<type> <name> <ip> <port> @ <master-name> <master-ip> <master-port>``, then maybe details.
+    It is not started: hold it with `FailoverWatcher.start` (or ``with``) while you need its
+    events, and let go with `FailoverWatcher.close`; it stops when nobody holds it.
+
+    Example:
+        >>> watcher = vedette.shared_watcher(config)  # doctest: +SKIP
+        >>> with watcher:
+        ...     unsubscribe = watcher.subscribe(on_event)
     """
-    words = payload.split()
-    translate = config.nat.translate
-    try:
-        if channel == "+switch-master":
-            name, old_host, old_port, new_host, new_port = words[:5]
-            old = translate(Address(old_host, int(old_port)))
-            new = translate(Address(new_host, int(new_port)))
-            return _Notice(channel, name, old, new_master=new)
-        if words[0] == "master":
-            return _Notice(channel, words[1], translate(Address(words[2], int(words[3]))))
-        if len(words) >= 8 and words[4] == "@":
-            instance = translate(Address(words[2], int(words[3])))
-            master = translate(Address(words[6], int(words[7])))
-            return _Notice(channel, words[5], master, instance=instance)
-    except (IndexError, ValueError):
-        logger.debug("ignored unreadable Sentinel notification %r: %r", channel, payload)
-    except VedetteError as error:  # an unmapped address, in strict NAT mode
-        logger.error("ignored Sentinel notification %r: %s", channel, error)
-    return None
+    watcher = _shared.get(config)
+    if watcher is None:
+        # setdefault is one atomic step: racing callers agree on one watcher, without a lock
+        # (a lock here could be inherited held by a forked child).
+        watcher = _shared.setdefault(config, FailoverWatcher(config))
+    return watcher

@@ -3,7 +3,9 @@
 It writes 0, 1, 2 ... to a scratch list through `vedette.connect` (so with the URL's options,
 ``wait_replicas`` included), asks a Sentinel for ``SENTINEL FAILOVER``, waits for the switch and
 for writes to flow to the new master, then compares what was acknowledged with what the new
-master holds. The scratch list is deleted afterwards. It exits with status 1 if a write was lost.
+master holds, read on a plain connection to the address the Sentinels announced (not through
+the client under test, which could be on the wrong server). The scratch list is deleted
+afterwards. It exits with status 1 if a write was lost.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import uuid
 import click
 import redis
 
-from vedette._connections import command, sentinel_client
+from vedette._connections import command, redis_client, sentinel_client
 from vedette._redis_errors import classify
+from vedette.address import Address
 from vedette.cli._options import reported_errors, url_argument
 from vedette.client import MasterPool, connect
 from vedette.config import SentinelConfig
@@ -63,7 +66,7 @@ def failover(config: SentinelConfig, yes: bool, pace: float, timeout: float) -> 
                 if at is None:
                     raise click.ClickException(f"no master switch within {timeout:g} s")
                 loop.wait_for_acks(50, after=at, timeout=timeout)
-            report = loop.report(int(n) for n in client.lrange(key, 0, -1))
+            report = loop.report(_stored(config, switched.new_master, key))
         finally:
             unsubscribe()
             client.delete(key)
@@ -80,14 +83,25 @@ class _SwitchTime:
         self._event = threading.Event()
         self.at = 0.0
         self.new = ""
+        self.new_master: Address | None = None
 
     def on_event(self, event: FailoverEvent) -> None:
         if isinstance(event, MasterSwitched) and not self._event.is_set():
-            self.at, self.new = time.monotonic(), str(event.new)
+            self.at, self.new, self.new_master = time.monotonic(), str(event.new), event.new
             self._event.set()
 
     def wait(self, timeout: float) -> float | None:
         return self.at if self._event.wait(timeout) else None
+
+
+def _stored(config: SentinelConfig, master: Address | None, key: str) -> list[int]:
+    """The drill's list as the new master holds it, read on a plain connection to it."""
+    assert master is not None  # the switch was seen
+    client = redis_client(config, master, protocol=2)
+    try:
+        return [int(n) for n in client.lrange(key, 0, -1)]
+    finally:
+        client.close()
 
 
 def _ask_for_failover(config: SentinelConfig) -> None:

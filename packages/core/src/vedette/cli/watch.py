@@ -6,6 +6,7 @@ import click
 
 from vedette.cli._options import reported_errors, url_argument
 from vedette.config import SentinelConfig
+from vedette.discovery import Discovery
 from vedette.events import FailoverEvent
 from vedette.watcher import FailoverWatcher
 
@@ -26,13 +27,22 @@ def line(event: FailoverEvent) -> str:
 def watch(config: SentinelConfig, count: int | None, timeout: float | None) -> None:
     """Print failover events as they happen (master switches, failovers, lost Sentinels).
 
-    Runs until interrupted (Ctrl-C), or as --count and --timeout say.
+    Runs until interrupted (Ctrl-C), or as --count and --timeout say. A wrong service name,
+    refused credentials or no reachable Sentinel fail at once, as for ``status``.
     """
-    with reported_errors(), FailoverWatcher(config) as watcher:
-        master = watcher.wait_for_master(timeout=config.retry_deadline)
+    with reported_errors():
+        with Discovery(config) as discovery:
+            topology = discovery.discover()
+        _watch_events(config, topology.master, len(topology.sentinels), count, timeout)
+
+
+def _watch_events(
+    config: SentinelConfig, master: object, sentinels: int, count: int | None, timeout: float | None
+) -> None:
+    """Print the events of a watcher started now, until --count or --timeout."""
+    with FailoverWatcher(config) as watcher:
         click.echo(
-            f"watching service {config.service_name!r}: master {master or 'not known yet'}, "
-            f"{len(watcher.sentinels)} Sentinels",
+            f"watching service {config.service_name!r}: master {master}, {sentinels} Sentinels"
         )
         seen = 0
         try:

@@ -2,8 +2,10 @@
 
 `SentinelCluster` starts a master, replicas and Sentinels as real ``redis-server`` processes and
 injects real faults into them (``kill -9``, SIGSTOP, planned failover, a dead Sentinel);
-`WriteLoop` and `SwitchClock` measure what a client makes of them. For pytest
-fixtures, add ``pytest_plugins = ["vedette.testing.pytest_plugin"]`` to a ``conftest.py``.
+`WriteLoop` and `SwitchClock` measure what a client makes of them; `capture_events` records the
+failover events a client sees, and `ScriptedWatcher` plays them without a failover. For pytest
+fixtures, add ``pytest_plugins = ["vedette.testing.pytest_plugin"]`` to a ``conftest.py`` and
+annotate the factory fixture with `ClusterFactory`.
 
 Usage:
     >>> from vedette.testing import SentinelCluster
@@ -16,13 +18,15 @@ from vedette.testing._binary import find_redis_server, supports_tls
 from vedette.testing._configs import TLSFiles
 from vedette.testing._network import unresponsive_address
 from vedette.testing._waiting import wait_until
-from vedette.testing.cluster import SentinelCluster
-from vedette.testing.errors import ClusterError
+from vedette.testing.cluster import ClusterFactory, SentinelCluster
+from vedette.testing.errors import ClusterError, WaitTimeout
+from vedette.testing.events import EventLog, ScriptedWatcher, capture_events
 from vedette.testing.writes import SwitchClock, WriteLoop, WriteReport
 
 __all__ = [
     # Clusters
     "ClusterError",
+    "ClusterFactory",
     "SentinelCluster",
     "TLSFiles",
     "find_redis_server",
@@ -31,8 +35,13 @@ __all__ = [
     "SwitchClock",
     "WriteLoop",
     "WriteReport",
+    # Failover events
+    "EventLog",
+    "ScriptedWatcher",
+    "capture_events",
     # Network conditions
     "unresponsive_address",
     # Waiting
+    "WaitTimeout",
     "wait_until",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from vedette.testing.errors import ClusterError
+from vedette.testing.errors import WaitTimeout
 
 __all__ = ["wait_until"]
 
@@ -22,10 +22,10 @@ def wait_until(
         interval: Seconds between checks.
 
     Raises:
-        ClusterError: ``condition`` was still false after ``timeout`` seconds.
+        WaitTimeout: ``condition`` was still false after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise ClusterError(f"timed out after {timeout} s waiting for {what}")
+            raise WaitTimeout(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import redis
@@ -22,7 +22,7 @@ from vedette.testing._process import Node, PortInUse, direct_client, free_ports
 from vedette.testing._waiting import wait_until
 from vedette.testing.errors import ClusterError
 
-__all__ = ["SentinelCluster"]
+__all__ = ["ClusterFactory", "SentinelCluster"]
 
 
 class SentinelCluster:
@@ -316,28 +316,34 @@ class SentinelCluster:
         except redis.RedisError:
             return None
 
-    def is_healthy(self) -> bool:
+    def is_healthy(self, *, replicas: int | None = None) -> bool:
         """Whether the cluster is ready for a failover.
 
         True when every live Sentinel names the same master, is linked to every other live
-        Sentinel (a leader election needs them) and sees every live replica in sync, and the
-        master reports those replicas connected.
+        Sentinel (a leader election needs them) and sees the replicas in sync, and the master
+        reports those replicas connected.
+
+        Args:
+            replicas: How many replicas must be in sync; default every live one. Fewer is
+                enough right after a planned failover, when the demoted master becomes a
+                replica only 10 s or more later.
         """
         try:
-            return self._check_health()
+            return self._check_health(replicas)
         except redis.RedisError:
             return False
 
-    def _check_health(self) -> bool:
+    def _check_health(self, replicas: int | None) -> bool:
         live_redis = [node for node in self._redis_nodes if node.running and not node.frozen]
+        wanted = len(live_redis) - 1 if replicas is None else replicas
         views = self._sentinel_views()
         if len(views) != len(self._live_sentinels()) or len(set(views.values())) != 1:
             return False
         master = next(iter(views.values()))
         role = self._role(master)
-        if not role or role[0] != b"master" or len(role[2]) != len(live_redis) - 1:
+        if not role or role[0] != b"master" or len(role[2]) < wanted:
             return False
-        return all(self._sentinel_ready(index, len(live_redis) - 1) for index in views)
+        return all(self._sentinel_ready(index, wanted) for index in views)
 
     def _sentinel_ready(self, index: int, replicas: int) -> bool:
         """Whether Sentinel ``index`` is ready to take part in a failover.
@@ -365,13 +371,15 @@ class SentinelCluster:
         ]
         return others <= linked and len(in_sync) >= replicas
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        """Wait until `is_healthy`.
+    def wait_healthy(self, timeout: float = 30.0, *, replicas: int | None = None) -> None:
+        """Wait until `is_healthy` (with ``replicas`` in sync, default every live one).
 
         Raises:
-            ClusterError: Not healthy within ``timeout`` seconds.
+            WaitTimeout: Not healthy within ``timeout`` seconds.
         """
-        wait_until(self.is_healthy, timeout, "the cluster to become healthy")
+        wait_until(
+            lambda: self.is_healthy(replicas=replicas), timeout, "the cluster to become healthy"
+        )
 
     # --- faults ---------------------------------------------------------------------------------
 
@@ -434,6 +442,12 @@ class SentinelCluster:
         self._forget_clients(node)
         return node.address
 
+    def freeze_sentinel(self, index: int) -> Address:
+        """SIGSTOP Sentinel ``index``: its connections stay open, it answers nothing (`thaw`)."""
+        node = self._sentinel_nodes[index]
+        node.freeze()
+        return node.address
+
     def start_sentinel(self, index: int) -> Address:
         """Start Sentinel ``index`` again, from the configuration it last saved."""
         node = self._sentinel_nodes[index]
@@ -488,3 +502,27 @@ class SentinelCluster:
 
 def _fields(reply: list[str]) -> dict[str, str]:
     return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+class ClusterFactory(Protocol):
+    """What the ``sentinel_cluster_factory`` fixture is: `SentinelCluster`'s options, started."""
+
+    def __call__(
+        self,
+        *,
+        service_name: str = ...,
+        replicas: int = ...,
+        sentinels: int = ...,
+        quorum: int | None = ...,
+        down_after_ms: int = ...,
+        failover_timeout_ms: int = ...,
+        username: str | None = ...,
+        password: str | None = ...,
+        sentinel_username: str | None = ...,
+        sentinel_password: str | None = ...,
+        tls: TLSFiles | None = ...,
+        redis_server: str | Path | None = ...,
+        start_timeout: float = ...,
+    ) -> SentinelCluster:
+        """Start a cluster with these options; it is stopped after the test."""
+        ...

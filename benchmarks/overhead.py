@@ -1,0 +1,159 @@
+"""What following the master costs when nothing fails: vedette.connect() vs plain redis.Redis.
+
+Both clients talk to the same master of a local cluster (1 master, 1 replica, 3 Sentinels), with
+redis-py's defaults otherwise (the reply protocol included). Rows:
+
+- single commands: one thread, GET and SET alternately, as fast as they are answered;
+- pipelines: one thread, pipelines of 100 commands (50 SET, 50 GET);
+- 8 threads: eight threads sharing the client, single GETs;
+- forked child: the parent forks, the child sends its first command on the parent's client (a
+  new connection: redis-py makes one after a fork) and exits; timed from fork to the parent
+  reaping the child, the cost per job of a fork-per-job worker (RQ);
+- child's first command: within that child, the first command alone.
+
+The clients run in alternating rounds so that a change in the machine's load hits both; each
+row is the median of the rounds. The ratio is vedette's rate over redis-py's (or redis-py's time
+over vedette's): 1.00 is the same speed, the goal is >= 0.95 in every row.
+
+Usage: ``./nox -s benchmark -- overhead [--rounds N] [--seconds S] [--forks N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+
+import vedette
+from vedette.testing import SentinelCluster
+
+
+def single_commands(client: redis.Redis, seconds: float) -> float:
+    """Commands per second, one at a time."""
+    done, end = 0, time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < end:
+        for _ in range(50):
+            client.set("k", "v")
+            client.get("k")
+        done += 100
+    return done / (time.perf_counter() - started)
+
+
+def pipelines(client: redis.Redis, seconds: float) -> float:
+    """Commands per second, in pipelines of 100."""
+    done, end = 0, time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < end:
+        pipe = client.pipeline(transaction=False)
+        for n in range(50):
+            pipe.set(f"k{n}", n)
+            pipe.get(f"k{n}")
+        pipe.execute()
+        done += 100
+    return done / (time.perf_counter() - started)
+
+
+def threads(client: redis.Redis, seconds: float) -> float:
+    """Commands per second over 8 threads sharing the client."""
+    counts = [0] * 8
+    end = time.perf_counter() + seconds
+
+    def work(index: int) -> None:
+        while time.perf_counter() < end:
+            for _ in range(20):
+                client.get("k")
+            counts[index] += 20
+
+    workers = [threading.Thread(target=work, args=(index,)) for index in range(8)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def forked_child(client: redis.Redis, forks: int) -> tuple[float, float]:
+    """Median seconds from fork to the child reaped, and of the child's first command."""
+    cycles, firsts = [], []
+    for _ in range(forks):
+        reader, writer = os.pipe()
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            before = time.perf_counter()
+            client.get("k")
+            os.write(writer, repr(time.perf_counter() - before).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        cycles.append(time.perf_counter() - started)
+        firsts.append(float(os.read(reader, 64)))
+        os.close(reader)
+        os.close(writer)
+    return statistics.median(cycles), statistics.median(firsts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per row")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of a round")
+    parser.add_argument("--forks", type=int, default=40, help="forks per round")
+    arguments = parser.parse_args()
+    logging.getLogger("vedette").setLevel(logging.ERROR)
+    with SentinelCluster() as cluster:
+        master = cluster.master_address()
+        clients: dict[str, redis.Redis] = {
+            "redis-py": redis.Redis(host=master.host, port=master.port),
+            "vedette": vedette.connect(cluster.url),
+        }
+        for client in clients.values():
+            client.set("k", "v")
+            single_commands(client, 0.5)  # warm up: connections, code paths
+        rates: dict[str, dict[str, list[float]]] = {
+            row: {name: [] for name in clients} for row in ("single", "pipelines", "threads")
+        }
+        times: dict[str, dict[str, list[float]]] = {
+            row: {name: [] for name in clients} for row in ("cycle", "first")
+        }
+        measures: dict[str, Callable[[redis.Redis, float], float]] = {
+            "single": single_commands,
+            "pipelines": pipelines,
+            "threads": threads,
+        }
+        for round_number in range(arguments.rounds):
+            order = list(clients) if round_number % 2 == 0 else list(reversed(clients))
+            for name in order:
+                for row, measure in measures.items():
+                    rates[row][name].append(measure(clients[name], arguments.seconds))
+                cycle, first = forked_child(clients[name], arguments.forks)
+                times["cycle"][name].append(cycle)
+                times["first"][name].append(first)
+        for client in clients.values():
+            client.close()
+
+    def rate_row(label: str, row: str, unit: str) -> None:
+        plain, ours = (statistics.median(rates[row][name]) for name in ("redis-py", "vedette"))
+        print(f"| {label} | {plain:,.0f} {unit} | {ours:,.0f} {unit} | {ours / plain:.2f} |")
+
+    def time_row(label: str, row: str) -> None:
+        plain, ours = (statistics.median(times[row][name]) for name in ("redis-py", "vedette"))
+        print(f"| {label} | {plain * 1000:.2f} ms | {ours * 1000:.2f} ms | {plain / ours:.2f} |")
+
+    print("| row | redis-py | vedette | vedette / redis-py |")
+    print("|---|---:|---:|---:|")
+    rate_row("single commands", "single", "cmd/s")
+    rate_row("pipelines of 100", "pipelines", "cmd/s")
+    rate_row("8 threads", "threads", "cmd/s")
+    time_row("forked child: fork to reaped", "cycle")
+    time_row("forked child: its first command", "first")
+
+
+if __name__ == "__main__":
+    main()

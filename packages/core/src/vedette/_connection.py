@@ -1,0 +1,448 @@
+"""What the master client and the replica client share.
+
+- `SentinelConnection`: a redis-py connection that, on every connect, asks its `Service` where
+  to go and checks ``ROLE`` there; that a master switch cuts; that keeps waiting for a late
+  reply while its server is still in charge (so a slow or frozen master runs a command once,
+  not twice); and that never lets a pop whose reply was lost be retried.
+- `SentinelPool`: a ``redis.ConnectionPool`` of such connections, whose ``connection_kwargs``
+  are plain redis-py keyword arguments (the current master's ``host`` and ``port`` included):
+  picklable, printable, and enough for ``redis.Redis(**kwargs)``, which gives a plain client to
+  that master (it does not follow a failover).
+- `bound`: a connection class bound to one configuration, so that a plain
+  ``redis.ConnectionPool(connection_class=cls, **pool.connection_kwargs)`` (RQ rebuilds its
+  connections so) makes connections that follow the master too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+import weakref
+from typing import Any, ClassVar, TypeVar
+
+import redis
+from redis.connection import Connection
+
+from vedette._commands import FOREVER, blocking_seconds, hands_over_data
+from vedette._connections import redis_kwargs
+from vedette._redis_errors import translate
+from vedette._service import Service
+from vedette.address import Address
+from vedette.config import SentinelConfig
+from vedette.errors import ConfigurationError, OutcomeUnknownError
+from vedette.retry import FailoverRetry
+from vedette.watcher import FailoverWatcher
+
+logger = logging.getLogger("vedette.client")
+
+C = TypeVar("C", bound="SentinelConnection")
+
+# redis.Redis keyword arguments that connect() passes through: they shape replies or the pool,
+# not where or how to connect (that is the SentinelConfig's job).
+PASSTHROUGH = frozenset(
+    {
+        "client_name",
+        "decode_responses",
+        "encoding",
+        "encoding_errors",
+        "health_check_interval",
+        "lib_name",
+        "lib_version",
+        "max_connections",
+        "protocol",
+        "socket_keepalive",
+        "socket_keepalive_options",
+    }
+)
+
+# Commands that turn a connection into a subscriber; checked on every send, so in the spellings
+# redis-py and people use rather than normalised.
+_SUBSCRIBING = frozenset(
+    name
+    for word in ("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR")
+    for name in (word, word.lower(), word.encode(), word.lower().encode())
+)
+
+# What redis.Redis(**kwargs) dials before any master is known: it fails loudly, by name.
+UNKNOWN_MASTER = Address("vedette-master-not-known-yet.invalid", 6379)
+
+
+def config_from(url_or_config: str | SentinelConfig) -> SentinelConfig:
+    """The config given, or parsed from a ``redis+sentinel://`` URL."""
+    if isinstance(url_or_config, SentinelConfig):
+        return url_or_config
+    if isinstance(url_or_config, str):
+        return SentinelConfig.from_url(url_or_config)
+    raise ConfigurationError(
+        "url_or_config",
+        f"expected a redis+sentinel:// URL or a SentinelConfig, got {type(url_or_config).__name__}",
+    )
+
+
+class SentinelConnection(Connection):
+    """A connection that finds its server through the Sentinels; see the module.
+
+    Subclasses say where to go (`_resolve`); a class bound to a configuration (`bound`) has it
+    as ``config``.
+    """
+
+    config: ClassVar[SentinelConfig]
+    replica: ClassVar[bool] = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = type(self).config
+        self.retry = FailoverRetry(config, retry_readonly=not self.replica, replaced=self.replaced)
+        # redis-py calls it as redis_connect_func(connection), though it annotates no argument.
+        self.redis_connect_func = _handshake  # type: ignore[assignment]
+        self._service: Service | None = None
+        self._switches = -1  # the watcher's switch count when this connection resolved
+        self._seen = -1  # the watcher's version when this connection last checked it
+        self._expected = "master"  # the ROLE the server must report
+        self._sent: Any = ()  # the last command (a tuple) or pipeline (a list of them) sent
+        self._subscribed = False  # in pub/sub or monitor mode: replies come when they come
+        self._cut = False  # cut by a master switch
+        self._handshaking = False
+
+    # --- who and where ------------------------------------------------------------------------
+
+    @property
+    def address(self) -> Address:
+        """The server this connection points at."""
+        return Address(str(self.host), int(self.port))
+
+    def attach(self, service: Service) -> None:
+        """Belong to ``service`` (a Vedette pool does this; otherwise, the config's default)."""
+        self._service = service
+        service.register(self, replica=self.replica)
+
+    def _attached(self) -> Service:
+        service = self._service
+        if service is None:
+            # Made by a plain redis.ConnectionPool (as RQ rebuilds its connections): it holds
+            # the configuration's watcher for as long as it lives.
+            service = Service.of(type(self).config)
+            self.attach(service)
+            service.hold()
+            weakref.finalize(self, service.release)
+        service.ensure_watching()
+        return service
+
+    def replaced(self) -> bool:
+        """Whether the master switched since this connection resolved its server."""
+        service = self._service
+        return service is not None and service.watcher.switches != self._switches
+
+    def _resolve(self, service: Service) -> tuple[Address, str]:
+        """Where to connect now, and the ROLE the server must report there."""
+        raise NotImplementedError
+
+    def _unusable(self, address: Address) -> None:
+        """Connecting to ``address`` failed, or it did not report the expected ROLE."""
+
+    def _ready(self) -> None:
+        """The connection is open and its server checked out."""
+
+    # --- connecting ---------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Connect where the Sentinels say, check ROLE, retrying through a failover."""
+        if self._sock is None:
+            self.retry.call_with_retry(super().connect, lambda error: self.disconnect())
+
+    def _connect(self) -> socket.socket:
+        service = self._attached()
+        # Before asking where to go: a switch meanwhile shows as a changed count or version.
+        self._seen, self._switches = service.watcher.version, service.watcher.switches
+        self._cut = False
+        self._subscribed = False
+        target, self._expected = self._resolve(service)
+        self.host, self.port = target
+        try:
+            sock: socket.socket = super()._connect()
+        except OSError as error:  # refused, unreachable, TLS
+            translated = translate(error, server=target, role=self._describe())
+            if translated is not error:
+                raise translated from None
+            self._unusable(target)
+            raise
+        return sock
+
+    def _describe(self) -> str:
+        role = "replica" if self._expected == "slave" else "master"
+        return f"{role} of {type(self).config.service_name!r}"
+
+    def open_socket(self) -> socket.socket | None:
+        """The connection's socket, if it is connected."""
+        sock: socket.socket | None = getattr(self, "_sock", None)  # redis-py annotates it None
+        return sock
+
+    def cut(self) -> None:
+        """Shut the socket down, from any thread: the master switched away from its server.
+
+        The command waiting on it fails and runs again on the new master; an idle connection
+        reconnects before its next command.
+        """
+        sock = self.open_socket()
+        if sock is None or self.pid != os.getpid():  # a parent's socket is not ours to cut
+            return
+        self._cut = True
+        with contextlib.suppress(OSError):  # already closed by its owner
+            sock.shutdown(socket.SHUT_RDWR)
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def send_command(self, *args: Any, **kwargs: Any) -> None:
+        """Send one command, remembering it until its reply is read."""
+        self._sent = args
+        if args and args[0] in _SUBSCRIBING:
+            self._subscribed = True
+        super().send_command(*args, **kwargs)
+
+    def pack_commands(self, commands: Any) -> Any:
+        """Pack a pipeline, remembering its commands until their replies are read."""
+        if not isinstance(commands, list):
+            commands = list(commands)
+        self._sent = commands
+        return super().pack_commands(commands)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def read_response(
+        self, disable_decoding: bool = False, *, disconnect_on_error: bool = True, **kwargs: Any
+    ) -> Any:
+        """Read a reply: wait on while the server is still in charge; say when it is lost."""
+        waiting_since: float | None = None
+        while True:
+            try:
+                return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
+            except redis.ResponseError:
+                raise  # an error reply: the connection is fine
+            except (redis.AuthenticationError, redis.BusyLoadingError):
+                # Error *replies* redis-py raises as connection errors: the reply did come.
+                if disconnect_on_error:
+                    self.disconnect()
+                raise
+            except redis.TimeoutError as error:
+                if waiting_since is None:
+                    waiting_since = time.monotonic() - (self.socket_timeout or 0)
+                if self._wait_on(waiting_since, kwargs):
+                    continue  # redis-py rewinds its buffer on errors: reading again is safe
+                failure: redis.RedisError = error
+            except redis.ConnectionError as error:
+                failure = error
+            except BaseException:
+                if disconnect_on_error:
+                    self.disconnect()
+                raise
+            if disconnect_on_error:
+                self.disconnect()
+            raise self._lost(failure)
+
+    def _wait_on(self, since: float, read_options: dict[str, Any]) -> bool:
+        """After ``socket_timeout`` without a reply: keep waiting for it?"""
+        if self._handshaking or isinstance(read_options.get("timeout"), int | float):
+            return False  # nothing of the caller's is pending, or the caller set a read timeout
+        if self.replaced():
+            self._cut = True  # the switch will cut it anyway: the command runs on the new master
+            return False
+        waited = time.monotonic() - since
+        limit = FOREVER if self._subscribed else self._patience()
+        if waited >= limit:
+            return False
+        logger.debug(
+            "no reply from %s for %.1f s; it is still the %s: waiting for it (at most %s)",
+            self.address,
+            waited,
+            self._describe(),
+            "forever" if limit == FOREVER else f"{limit:g} s",
+        )
+        return True
+
+    def _patience(self) -> float:
+        """How long the command in flight may take: retry_deadline, plus its own block time."""
+        sent = self._sent
+        commands = sent if isinstance(sent, list) else [sent]
+        blocking = max((blocking_seconds(command) or 0.0 for command in commands), default=0.0)
+        return type(self).config.retry_deadline + blocking
+
+    def _lost(self, failure: redis.RedisError) -> redis.RedisError:
+        """The error to raise for a reply that will never come."""
+        if self._cut:
+            error = redis.ConnectionError(
+                f"the master of {type(self).config.service_name!r} switched away from "
+                f"{self.address} before its reply came; the command runs again on the new master"
+            )
+            error.__cause__ = failure
+            return error
+        if self._subscribed:
+            return failure
+        sent = self._sent
+        popped = hands_over_data(sent if isinstance(sent, list) else [sent])
+        if popped is None:
+            return failure
+        unknown = OutcomeUnknownError(
+            f"{popped} was sent to {self.address} but the connection broke before its reply "
+            f"({failure}): it may have run, so it is not retried (a retry could lose what it "
+            "took)",
+            command=popped,
+        )
+        unknown.__cause__ = failure
+        return unknown
+
+
+def _handshake(connection: SentinelConnection) -> None:
+    """Run as redis-py's ``redis_connect_func``: the usual handshake, then ``ROLE``."""
+    connection._handshaking = True
+    try:
+        try:
+            connection.on_connect()
+        except redis.RedisError as error:
+            translated = translate(error, server=connection.address, role=connection._describe())
+            if translated is not error:
+                raise translated from None
+            raise
+        connection.send_command("ROLE")
+        reply = connection.read_response()
+        role = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if role != connection._expected:
+            connection._unusable(connection.address)
+            raise redis.ConnectionError(
+                f"{connection.address} is not the {connection._describe()} (ROLE says {role}); "
+                "asking the Sentinels again"
+            )
+        connection._ready()
+    finally:
+        connection._handshaking = False
+
+
+_bound: dict[tuple[type[SentinelConnection], SentinelConfig], type[SentinelConnection]] = {}
+
+
+def bound(base: type[C], config: SentinelConfig) -> type[C]:
+    """``base`` bound to ``config``: the same class for the same configuration, each time."""
+    cls = _bound.get((base, config))
+    if cls is None:
+        made = type(base.__name__, (base,), {"config": config, "__module__": base.__module__})
+        cls = _bound.setdefault((base, config), made)  # one atomic step: no lock
+    return cls  # type: ignore[return-value]  # made from base: a subclass of it
+
+
+def driver_info() -> dict[str, Any]:
+    """Who is talking (``CLIENT SETINFO``), resolved once as redis.Redis does.
+
+    Left to each connection, redis-py reads its package metadata (about a millisecond) every
+    time one is made. Vedette names itself as redis-py's upstream driver where redis-py can.
+    """
+    try:
+        from redis.driver_info import DriverInfo
+    except ImportError:  # redis-py < 8
+        return {"lib_name": "redis-py", "lib_version": redis.__version__}
+    from vedette import __version__
+
+    info = DriverInfo(lib_version=redis.__version__).add_upstream_driver("vedette", __version__)
+    return {"driver_info": info}
+
+
+def keepalive_options() -> dict[str, Any]:
+    """TCP keepalive that notices a vanished host (no RST) in about 30 s, where the OS can."""
+    names = ("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT")
+    if not all(hasattr(socket, name) for name in names):
+        return {"socket_keepalive": True}
+    idle, interval, count = (getattr(socket, name) for name in names)
+    return {"socket_keepalive": True, "socket_keepalive_options": {idle: 10, interval: 5, count: 4}}
+
+
+def _without_maintenance_notifications() -> dict[str, Any]:
+    """redis-py 7+ follows Redis Cloud "maintenance" notices to other endpoints (with RESP3).
+
+    Here the Sentinels say where the master is; the feature would also cost a round trip per
+    connect (``CLIENT MAINT_NOTIFICATIONS``). Switched off where redis-py has it.
+    """
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # redis-py < 7
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
+class SentinelPool(redis.ConnectionPool):
+    """A pool of `SentinelConnection` whose connection keyword arguments stay plain.
+
+    Subclasses say which connection class to bind (`connection_base`).
+    """
+
+    def __init__(
+        self,
+        config: SentinelConfig,
+        *,
+        watcher: FailoverWatcher | None = None,
+        **redis_options: Any,
+    ) -> None:
+        for name in redis_options:
+            if name not in PASSTHROUGH:
+                raise ConfigurationError(
+                    name,
+                    "is not accepted here: addresses, credentials, TLS, timeouts and retries "
+                    "come from the SentinelConfig; accepted: " + ", ".join(sorted(PASSTHROUGH)),
+                )
+        self.config = config
+        self.service = Service.of(config, watcher)
+        self._holding = False
+        kwargs = redis_kwargs(config) | keepalive_options() | driver_info() | redis_options
+        tls = kwargs.pop("ssl", False)  # for redis.Redis; a pool says it with its connection class
+        kwargs["host"], kwargs["port"] = self.service.last_master or UNKNOWN_MASTER
+        super().__init__(
+            connection_class=bound(self.connection_base(tls=tls), config),
+            **_without_maintenance_notifications(),
+            **kwargs,
+        )
+        # connection_kwargs stays a plain dict (redis-py reads it on every command): the service
+        # writes the master's host and port into it whenever the master it knows changes.
+        self.service.add_pool(self)
+
+    def connection_base(self, *, tls: bool) -> type[SentinelConnection]:
+        """The connection class this pool binds to its configuration."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config!r}>"
+
+    @property
+    def watcher(self) -> FailoverWatcher:
+        """The watcher this pool's connections react to (shared by the configuration's pools)."""
+        return self.service.watcher
+
+    def make_connection(self) -> Any:
+        """A new connection of this pool's service; the first one starts the watcher."""
+        if not self._holding:
+            self._holding = True  # redis-py calls this under the pool's lock
+            self.service.hold()
+        connection = super().make_connection()
+        if isinstance(connection, SentinelConnection):
+            connection.attach(self.service)
+        return connection
+
+    def set_retry(self, retry: Any) -> None:
+        """Refused: retries are Vedette's (``retry_deadline``, ``min_backoff`` ...)."""
+        raise ConfigurationError(
+            "retry", "a Vedette pool retries through failovers itself; set retry_deadline"
+        )
+
+    def drop_connections(self, cut: Any) -> None:
+        """Cut every connection, idle or in use, to a server for which ``cut(address)`` is true."""
+        with self._lock:
+            connections = [*self._available_connections, *self._in_use_connections]
+        for connection in connections:
+            if isinstance(connection, SentinelConnection) and cut(connection.address):
+                connection.cut()
+
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        """Disconnect; the watcher stops when no other pool of the configuration runs."""
+        super().disconnect(inuse_connections)
+        if self._holding:
+            self._holding = False
+            self.service.release()

@@ -1,0 +1,260 @@
+"""`Service`: what one process shares for one Sentinel configuration.
+
+Every pool and connection of a configuration in a process uses the same `Service`: one watcher
+(its events, its discovery), the master as last verified, and the live connections, so that a
+switch reaches all of them at once. Connections built by a plain ``redis.ConnectionPool`` from a
+Vedette connection class (as RQ rebuilds its scheduler's and its pool workers' connections) find
+it too, by their configuration.
+
+The master is known without asking the Sentinels most of the time: from the watcher (its first
+reconciliation, then ``+switch-master``). The Sentinels are asked when it is not known, or when
+connecting to it just failed, and concurrent callers share that one lookup. No lock is held
+while asking: a forked child never inherits one held.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Protocol
+
+from vedette._fork import restart_after_fork
+from vedette.address import Address
+from vedette.config import SentinelConfig
+from vedette.errors import SentinelsUnreachableError
+from vedette.events import FailoverEvent, MasterSwitched
+from vedette.watcher import FailoverWatcher, shared_watcher
+
+if TYPE_CHECKING:
+    from vedette.discovery import Topology
+
+__all__ = ["Service"]
+
+logger = logging.getLogger("vedette.client")
+
+
+class Cuttable(Protocol):
+    """A connection the service can cut when the master switches."""
+
+    @property
+    def address(self) -> Address: ...
+
+    def cut(self) -> None: ...
+
+
+class _Registry:
+    """The services of this process, by configuration and watcher."""
+
+    def __init__(self) -> None:
+        self.services: weakref.WeakValueDictionary[tuple[SentinelConfig, int], Service] = (
+            weakref.WeakValueDictionary()
+        )
+        self.lock = threading.Lock()
+        restart_after_fork(self)
+
+    def _after_fork(self) -> None:
+        self.lock = threading.Lock()
+
+
+_registry = _Registry()
+
+
+class PoolLike(Protocol):
+    """A pool whose connection keyword arguments name the master."""
+
+    @property
+    def connection_kwargs(self) -> dict[str, object]: ...
+
+
+class Service:
+    """The watcher, the master and the live connections of one configuration in this process.
+
+    Use `Service.of` to get it; see the module.
+    """
+
+    def __init__(self, config: SentinelConfig, watcher: FailoverWatcher) -> None:
+        self.config = config
+        self.watcher = watcher
+        self.discovery = watcher.discovery
+        self.writes: frozenset[str] | None = None
+        """Names of the write commands (learnt with ``COMMAND`` when ``wait_replicas`` is set)."""
+        self._holders = 0  # pools (and connections made without one) holding the watcher
+        self._failed: Address | None = None  # a master connecting to which just failed
+        self._sentinels_gone = False
+        self._on_master = False  # replica connections fell back to the master
+        self._turn = itertools.count()
+        self._pools: weakref.WeakSet[PoolLike] = weakref.WeakSet()
+        self.last_master: Address | None = None
+        """The master as last verified or announced: written into the pools' keyword arguments."""
+        self._fresh_locks()
+        watcher.subscribe(self._on_event)
+        restart_after_fork(self)
+
+    def _fresh_locks(self) -> None:
+        self._lock = threading.Lock()
+        self._looked_up = threading.Condition(self._lock)
+        self._looking = False
+        self._masters: weakref.WeakSet[Cuttable] = weakref.WeakSet()
+        self._replicas: weakref.WeakSet[Cuttable] = weakref.WeakSet()
+
+    def _after_fork(self) -> None:
+        # The connections registered are the parent's (its sockets): not ours to cut.
+        self._fresh_locks()
+
+    @classmethod
+    def of(cls, config: SentinelConfig, watcher: FailoverWatcher | None = None) -> Service:
+        """The service of ``config`` (with ``watcher``, default the shared one) in this process."""
+        watcher = watcher or shared_watcher(config)
+        key = (config, id(watcher))
+        with _registry.lock:
+            service = _registry.services.get(key)
+            if service is None:
+                service = _registry.services[key] = cls(config, watcher)
+            return service
+
+    # --- who keeps the watcher running --------------------------------------------------------
+
+    def hold(self) -> None:
+        """A pool (or a connection made without one) uses the service: the watcher runs."""
+        with self._lock:
+            self._holders += 1
+            first = self._holders == 1
+        if first:
+            self.watcher.start()
+
+    def release(self) -> None:
+        """One that held the service is done with it; the watcher stops after the last."""
+        with self._lock:
+            self._holders -= 1
+            last = self._holders == 0
+        if last:
+            self.watcher.close()
+
+    def ensure_watching(self) -> None:
+        """Before connecting: the watcher runs in this process (after a fork too)."""
+        self.watcher.ensure_running()
+
+    # --- pools and connections ---------------------------------------------------------------
+
+    def add_pool(self, pool: PoolLike) -> None:
+        """Keep ``pool.connection_kwargs`` naming the current master (``host``, ``port``)."""
+        with self._lock:
+            self._pools.add(pool)
+
+    def master_is(self, master: Address) -> None:
+        """The master is ``master`` now (verified, or announced): tell the pools."""
+        if master == self.last_master:
+            return
+        self.last_master = master
+        with self._lock:
+            pools = list(self._pools)
+        for pool in pools:
+            kwargs = pool.connection_kwargs
+            kwargs["host"], kwargs["port"] = master.host, master.port
+
+    def register(self, connection: Cuttable, *, replica: bool) -> None:
+        """Track ``connection`` so that a master switch can cut it."""
+        with self._lock:
+            (self._replicas if replica else self._masters).add(connection)
+
+    def _on_event(self, event: FailoverEvent) -> None:
+        """On a switch, cut what points at the wrong server (runs on the dispatcher thread)."""
+        if not isinstance(event, MasterSwitched):
+            return
+        self._failed = None
+        self.master_is(event.new)
+        involved = {event.old, event.new}
+        with self._lock:
+            masters, replicas = list(self._masters), list(self._replicas)
+        for connection in masters:
+            if connection.address != event.new:
+                connection.cut()
+        for connection in replicas:
+            if connection.address in involved:
+                connection.cut()
+
+    # --- where to connect ---------------------------------------------------------------------
+
+    def master_address(self) -> Address:
+        """The master to connect to: the watcher's, or else the Sentinels' (verified by ROLE).
+
+        With every Sentinel unreachable, the last known master is returned (and a warning
+        logged once), so a Sentinel outage alone does not stop the application.
+
+        Raises:
+            MasterNotFoundError: None now (a failover is under way); retryable.
+            SentinelsUnreachableError: No Sentinel answers and no master was ever known.
+        """
+        master = self.watcher.master
+        if master is not None and master != self._failed:
+            return master
+        with self._looked_up:
+            # Another thread is asking: its answer will do (and costs the Sentinels nothing).
+            end = time.monotonic() + self._lookup_budget()
+            while self._someone_looking() and time.monotonic() < end:
+                self._looked_up.wait(end - time.monotonic())
+                master = self.watcher.master
+                if not self._someone_looking() and master not in (None, self._failed):
+                    assert master is not None
+                    return master
+            self._looking = True
+        try:
+            return self._discover().master
+        except SentinelsUnreachableError:
+            last = self.watcher.master or self._failed
+            if last is None:
+                raise
+            if not self._sentinels_gone:
+                logger.warning(
+                    "service %r: no Sentinel is reachable; keeps using the last known master %s "
+                    "until one answers",
+                    self.config.service_name,
+                    last,
+                )
+                self._sentinels_gone = True
+            return last
+        finally:
+            with self._looked_up:
+                self._looking = False
+                self._looked_up.notify_all()
+
+    def failed(self, address: Address) -> None:
+        """Connecting to ``address`` as the master failed: ask the Sentinels before reusing it."""
+        self._failed = address
+
+    def replica_address(self) -> tuple[Address, str]:
+        """The next replica the Sentinels call healthy (``ROLE`` slave), or the master if none."""
+        topology = self._discover()
+        if not topology.replicas:
+            if not self._on_master:
+                logger.warning(
+                    "service %r: no healthy replica; reading from the master %s",
+                    self.config.service_name,
+                    topology.master,
+                )
+                self._on_master = True
+            return topology.master, "master"
+        if self._on_master:
+            logger.warning("service %r: reading from replicas again", self.config.service_name)
+            self._on_master = False
+        return topology.replicas[next(self._turn) % len(topology.replicas)], "slave"
+
+    def _discover(self) -> Topology:
+        topology = self.discovery.discover()
+        if self._sentinels_gone:
+            logger.warning("service %r: Sentinels reachable again", self.config.service_name)
+            self._sentinels_gone = False
+        self._failed = None
+        self.watcher.learn(topology)  # a switch the watcher missed is published, once
+        self.master_is(topology.master)
+        return topology
+
+    def _someone_looking(self) -> bool:
+        return self._looking  # read afresh each time (the lock is held by the caller)
+
+    def _lookup_budget(self) -> float:
+        """The longest a lookup can take: a connect and a read timeout, and some slack."""
+        return self.config.sentinel_connect_timeout + self.config.sentinel_socket_timeout + 1

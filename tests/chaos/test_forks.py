@@ -1,0 +1,255 @@
+"""Clients across os.fork(): no lock inherited held, a child follows failovers, one watcher each.
+
+Celery's prefork pool and RQ (a child per job) fork processes that use clients made before the
+fork. The child must not hang on a lock another thread held at the fork, must hear of a switch
+on its own (the parent's watcher threads do not exist in it), and must not pay for a watcher
+per client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import cast
+
+import pytest
+
+import vedette
+from vedette import FailoverWatcher, MasterSwitched
+from vedette.testing import (
+    ClusterFactory,
+    SentinelCluster,
+    WriteLoop,
+    capture_events,
+    unresponsive_address,
+    wait_until,
+)
+
+# Forking a process that runs threads is what these tests are about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded:DeprecationWarning"
+)
+
+
+def in_child(
+    work: Callable[[], object], timeout: float = 60, *, then: Callable[[], object] | None = None
+) -> object:
+    """Run ``work`` in a forked child; its JSON result, or raise if it failed or hung.
+
+    ``then`` runs in the parent right after the fork, while the child works.
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 0
+        try:
+            signal.alarm(int(timeout))
+            result = json.dumps({"ok": work()})
+        except BaseException as error:  # reported to the parent
+            result, status = json.dumps({"error": f"{type(error).__name__}: {error}"}), 1
+        os.write(writer, result.encode())
+        os._exit(status)
+    os.close(writer)
+    if then is not None:
+        then()
+    deadline = time.monotonic() + timeout + 5
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"the child hung for {timeout} s")
+        time.sleep(0.01)
+    with os.fdopen(reader, "rb") as pipe:
+        output = pipe.read()
+    if not output:
+        raise AssertionError(f"the child died without a word (status {status})")
+    reply = json.loads(output)
+    if "error" in reply:
+        raise AssertionError(f"the child failed: {reply['error']}")
+    return reply["ok"]
+
+
+def watcher_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("vedette-watcher")]
+
+
+def test_fork_while_another_thread_looks_up_the_master(sentinel_cluster: SentinelCluster) -> None:
+    with unresponsive_address() as dead:
+        # A dead Sentinel and one live one: no majority without the dead one, so the lookup
+        # waits out its connect timeout; the fork lands in the middle of it.
+        config = dataclasses.replace(
+            sentinel_cluster.config,
+            sentinels=(dead, sentinel_cluster.sentinel_addresses[0]),
+            sentinel_connect_timeout=2.0,
+        )
+        client = vedette.connect(config)
+        pool = client.connection_pool
+        assert isinstance(pool, vedette.MasterPool)
+        looking_up = threading.Thread(target=client.ping)
+        looking_up.start()
+        wait_until(lambda: pool.service._looking, 5, "the lookup to start")
+        assert in_child(lambda: client.ping(), timeout=20) is True
+        looking_up.join(10)
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("share", "child_watches"),
+    [("default", False), ("explicit watcher", False), ("default", True)],
+    ids=["follows its parent", "follows its parent, explicit watcher", "watches on its own"],
+)
+def test_a_forked_child_follows_a_planned_failover(
+    sentinel_cluster: SentinelCluster, share: str, child_watches: bool
+) -> None:
+    config = sentinel_cluster.config
+    watcher = FailoverWatcher(config) if share == "explicit watcher" else None
+    client = vedette.connect(config, watcher=watcher)
+    other = vedette.connect(config, watcher=watcher)  # a second pool on the same watcher
+    client.delete("log")
+    other.ping()
+    old = sentinel_cluster.master_address()
+
+    def child_writes() -> list[int]:
+        # Writes until well after the master switched, with the parent's client.
+        pool = client.connection_pool
+        assert isinstance(pool, vedette.MasterPool)
+        with contextlib.ExitStack() as stack:
+            events = stack.enter_context(capture_events(client)) if child_watches else None
+            loop = stack.enter_context(WriteLoop(lambda n: client.rpush("log", n)))
+            loop.wait_for_acks(20, after=0)
+            switches = pool.watcher.switches
+            os.kill(os.getppid(), signal.SIGUSR1)  # tell the parent to fail over now
+            if events is not None:
+                events.wait_for(MasterSwitched, timeout=30)
+            else:  # what the parent's watcher knows, read from shared memory
+                wait_until(lambda: pool.watcher.switches > switches, 30, "the switch")
+            loop.wait_for_acks(200, after=time.monotonic())
+        return [n for n, _ in loop.acked]
+
+    go = threading.Event()
+    previous = signal.signal(signal.SIGUSR1, lambda *_: go.set())
+    try:
+        thread = threading.Thread(target=lambda: go.wait(30) and sentinel_cluster.failover())
+        thread.start()
+        acked = in_child(child_writes, timeout=60)
+        thread.join(10)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    new = sentinel_cluster.wait_for_switch(from_address=old)
+    held = {int(n) for n in sentinel_cluster.client(new).lrange("log", 0, -1)}
+    assert isinstance(acked, list)
+    assert [n for n in acked if n not in held] == []  # no acknowledged write lost
+    client.close()
+    other.close()
+
+
+def test_clients_of_one_configuration_share_one_watcher(sentinel_cluster: SentinelCluster) -> None:
+    before = len(watcher_threads())
+    clients = [vedette.connect(sentinel_cluster.url) for _ in range(3)]
+    replica = vedette.connect_replica(sentinel_cluster.url)
+    for client in [*clients, replica]:
+        client.ping()
+    pools = [client.connection_pool for client in [*clients, replica]]
+    assert len({id(pool.watcher) for pool in pools}) == 1  # type: ignore[attr-defined]
+    # A reconciler, a dispatcher, and one listener per Sentinel: not 5 threads per client.
+    wait_until(lambda: len(watcher_threads()) - before == 5, 10, "the watcher's threads")
+    for client in clients[:-1]:
+        client.close()
+    assert len(watcher_threads()) - before == 5  # the last clients still use it
+    clients[-1].close()
+    replica.close()
+    wait_until(lambda: len(watcher_threads()) == before, 5, "the watcher to stop")
+
+
+def test_close_does_not_wait_for_a_frozen_sentinel(
+    sentinel_cluster_factory: ClusterFactory,
+) -> None:
+    cluster = sentinel_cluster_factory()
+    client = vedette.connect(cluster.url)
+    client.ping()
+    pool = client.connection_pool
+    assert isinstance(pool, vedette.MasterPool)
+    wait_until(lambda: len(pool.watcher.sentinels) == 3, 5, "every Sentinel to be watched")
+    cluster.freeze_sentinel(1)
+    started = time.monotonic()
+    client.close()
+    took = time.monotonic() - started
+    cluster.thaw()
+    # Its connections are cut, not waited for: the old client took ~1 s (the Sentinel timeout).
+    assert took < 0.5
+
+
+def test_a_forked_child_follows_its_parents_watcher_with_no_thread(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    client = vedette.connect(sentinel_cluster.url)
+    client.set("k", "v")
+    master = sentinel_cluster.master_address()
+
+    def child() -> dict[str, object]:
+        pool = client.connection_pool
+        assert isinstance(pool, vedette.MasterPool)
+        value = cast("bytes | None", client.get("k"))
+        following: dict[str, object] = {
+            "master": str(pool.watcher.master),  # the parent's, read from shared memory
+            "value": value.decode() if value else None,
+            "threads": watcher_threads(),
+        }
+        # Asking for events needs a watcher of its own: it starts one.
+        with capture_events(client):
+            wait_until(lambda: len(watcher_threads()) >= 5, 10, "the child's watcher threads")
+        return following
+
+    assert in_child(child) == {"master": str(master), "value": "v", "threads": []}
+    assert client.get("k") == b"v"  # the parent's client is untouched by the child
+    client.close()
+
+
+def test_a_forked_child_watches_on_its_own_once_the_parent_stops(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    client = vedette.connect(sentinel_cluster.url)
+    client.ping()
+    reader, writer = os.pipe()
+
+    def child() -> list[str]:
+        os.read(reader, 1)  # the parent closed its client: its watcher stopped
+        client.connection_pool.disconnect()
+        client.ping()  # reconnects: no parent to follow, so it watches on its own
+        wait_until(lambda: len(watcher_threads()) >= 5, 10, "the child's watcher threads")
+        return watcher_threads()
+
+    def parent_stops() -> None:
+        client.close()
+        os.write(writer, b"x")
+
+    assert in_child(child, timeout=30, then=parent_stops)
+
+
+def test_a_child_never_cuts_its_parents_connections(sentinel_cluster: SentinelCluster) -> None:
+    client = vedette.connect(sentinel_cluster.url)
+    client.set("k", "v")
+    pool = client.connection_pool
+    assert isinstance(pool, vedette.MasterPool)
+
+    def child() -> bool:
+        # What a master switch does, in the child, before it made a connection of its own:
+        # the sockets it sees are the parent's, and shutting them down would cut the parent.
+        pool.drop_connections(lambda address: True)
+        return True
+
+    assert in_child(child) is True
+    connection = pool._available_connections[0]
+    assert connection._sock is not None
+    assert client.get("k") == b"v"  # on the same pooled connection, untouched
+    assert pool._available_connections == [connection]
+    client.close()
