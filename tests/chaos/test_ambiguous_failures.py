@@ -10,6 +10,7 @@ sent raises `OutcomeUnknownError` instead of being retried.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from threading import Thread
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 import redis
 
 import vedette
-from vedette import OutcomeUnknownError
+from vedette import FailoverTimeout, OutcomeUnknownError
 from vedette.testing import ClusterFactory, SentinelCluster, wait_until
 
 
@@ -94,8 +95,17 @@ def kill_blocked(cluster: SentinelCluster, command: str) -> None:
     cluster.client().client_kill_filter(_id=str(blocked))  # redis-py types the id as a string
 
 
-def test_a_pop_whose_connection_breaks_is_not_retried(sentinel_cluster: SentinelCluster) -> None:
-    client = vedette.connect(sentinel_cluster.url)
+@pytest.mark.parametrize("health_checks", [False, True], ids=["", "with health checks"])
+def test_a_pop_whose_connection_breaks_is_not_retried(
+    sentinel_cluster: SentinelCluster, health_checks: bool
+) -> None:
+    # With health checks, redis-py PINGs before the BRPOP: that PING must not pass for the
+    # command whose reply was lost.
+    client = vedette.connect(sentinel_cluster.url, health_check_interval=1 if health_checks else 0)
+    if health_checks:
+        client.ping()
+        past = time.monotonic() + 1.1
+        wait_until(lambda: time.monotonic() > past, 5, "the next health check to be due")
     results, (thread,) = run_in_threads({"brpop": lambda: client.brpop(["jobs"], timeout=0)})
     wait_until(lambda: blocked_on(sentinel_cluster, "brpop"), 5, "BRPOP to block")
     # The server drops the connection (no failover): had an item arrived meanwhile, it could
@@ -124,4 +134,22 @@ def test_a_read_whose_connection_breaks_is_retried(sentinel_cluster: SentinelClu
     reply = results["xread"]  # {stream: entries} with RESP3, [[stream, entries]] with RESP2
     ((_, entries),) = reply.items() if isinstance(reply, dict) else reply
     assert [fields for _, fields in entries] == [{b"n": b"1"}]
+    client.close()
+
+
+def test_a_reply_late_past_the_deadline_is_not_retried(
+    sentinel_cluster_factory: ClusterFactory,
+) -> None:
+    cluster = sentinel_cluster_factory(replicas=0, down_after_ms=60000)  # no failover
+    client = vedette.connect(cluster.url + "?socket_timeout=0.3&retry_deadline=1")
+    client.set("k", "v")
+    cluster.freeze_master()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FailoverTimeout, match="it may still run, so it is not retried"):
+            client.get("k")
+        # Waited retry_deadline for the reply, and did not start a second deadline of retries.
+        assert 1.0 <= time.monotonic() - started < 1.8
+    finally:
+        cluster.thaw()
     client.close()

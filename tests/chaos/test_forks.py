@@ -21,7 +21,7 @@ from typing import cast
 import pytest
 
 import vedette
-from vedette import FailoverWatcher, MasterSwitched
+from vedette import FailoverWatcher, MasterSwitched, PromotionStarted
 from vedette.testing import (
     ClusterFactory,
     SentinelCluster,
@@ -252,4 +252,26 @@ def test_a_child_never_cuts_its_parents_connections(sentinel_cluster: SentinelCl
     assert connection._sock is not None
     assert client.get("k") == b"v"  # on the same pooled connection, untouched
     assert pool._available_connections == [connection]
+    client.close()
+
+
+def test_a_child_forked_during_a_promotion_writes_once_it_ends(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    client = vedette.connect(sentinel_cluster.url + "?retry_deadline=30")
+    client.set("k", "before")
+    with capture_events(client) as events:
+        sentinel_cluster.failover()
+        events.wait_for(PromotionStarted, timeout=30)
+
+        def child() -> float:
+            started = time.monotonic()
+            client.set("k", "child")  # held until the parent's watcher sees the switch
+            return time.monotonic() - started
+
+        took = in_child(child, timeout=40)
+        switch = events.wait_for(MasterSwitched, timeout=30)
+    assert isinstance(took, float)
+    assert took < 10  # not the 30 s of retry_deadline
+    assert sentinel_cluster.client(switch.new).get("k") == b"child"
     client.close()

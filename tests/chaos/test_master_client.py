@@ -15,12 +15,14 @@ import pytest
 import redis
 
 import vedette
+from vedette import MasterSwitched
 from vedette.testing import (
     ClusterFactory,
     SentinelCluster,
     SwitchClock,
     WriteLoop,
     WriteReport,
+    capture_events,
     wait_until,
 )
 
@@ -152,3 +154,37 @@ def test_ensure_call_times_out_without_a_master(sentinel_cluster_factory: Cluste
     assert caught.value.attempts > 1
     assert "still failing after 2 s" in str(caught.value)
     client.close()
+
+
+def test_a_transaction_watching_keys_across_a_switch_fails_as_watched(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    client = vedette.connect(sentinel_cluster.url)
+    client.set("k", "theirs-before")
+    with client.pipeline() as pipe, capture_events(client) as events:
+        pipe.watch("k")
+        sentinel_cluster.failover()
+        switch = events.wait_for(MasterSwitched, timeout=30)
+        sentinel_cluster.client(switch.new).set("k", "theirs-after")  # someone else's write
+        pipe.multi()
+        pipe.set("k", "mine")
+        with pytest.raises(redis.WatchError):  # as plain redis-py says when WATCH is lost
+            pipe.execute()
+    assert sentinel_cluster.client(switch.new).get("k") == b"theirs-after"
+    client.close()
+
+
+def test_a_disconnected_pool_watches_again_when_used(sentinel_cluster: SentinelCluster) -> None:
+    client = vedette.connect(sentinel_cluster.url)
+    client.ping()
+    pool = client.connection_pool
+    assert isinstance(pool, vedette.MasterPool)
+    pool.disconnect()  # a common redis-py idiom after errors: the pool goes on being used
+    assert watcher_is_closed(pool)
+    client.ping()
+    assert not watcher_is_closed(pool)  # it reacts to failovers again
+    client.close()
+
+
+def watcher_is_closed(pool: vedette.MasterPool) -> bool:
+    return pool.watcher.closed  # read through a call: mypy keeps attributes narrowed

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import redis.sentinel
 
+import vedette
 from vedette import (
     Address,
     AddressMap,
@@ -19,9 +20,10 @@ from vedette import (
     SentinelConfig,
     SentinelsUnreachableError,
     ServiceNotFoundError,
+    Topology,
     discover,
 )
-from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address
+from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address, wait_until
 from vedette.testing._process import free_ports
 
 
@@ -292,3 +294,30 @@ def test_unmapped_addresses_warn_once_each(
         str(a) for a in (*sentinel_cluster.redis_addresses, *sentinel_cluster.sentinel_addresses)
     }
     assert sorted(warned) == sorted(others - {str(master)})
+
+
+def test_closing_during_a_lookup_ends_it_with_a_vedette_error(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    with unresponsive_address() as dead:
+        config = with_changes(
+            sentinel_cluster,
+            sentinels=(dead, sentinel_cluster.sentinel_addresses[0]),
+            sentinel_connect_timeout=2.0,
+        )
+        discovery = Discovery(config)
+        outcome: list[object] = []
+
+        def look_up() -> None:
+            try:
+                outcome.append(discovery.discover())
+            except Exception as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=look_up)
+        thread.start()
+        wait_until(lambda: discovery._asking, 5, "the lookup to ask")
+        discovery.close()
+        thread.join(10)
+    (result,) = outcome
+    assert isinstance(result, Topology | vedette.VedetteError)  # never CancelledError

@@ -125,8 +125,8 @@ def test_a_missed_minus_odown_is_found_by_reconciliation() -> None:
     scripted = watcher()
     with capture_events(scripted) as events:
         scripted.notify(*master("+odown"))
-        scripted.learn(topology(OLD, down=True))  # still down: nothing new
-        scripted.learn(topology(OLD, down=False))  # its -odown never arrived
+        scripted.learn(topology(OLD, down=True), every_sentinel=True)  # still down: not news
+        scripted.learn(topology(OLD, down=False), every_sentinel=True)  # its -odown was missed
         scripted.notify(*master("+odown"))  # down again: reported again
     assert [type(event) for event in events] == [MasterDown, MasterUp, MasterDown]
 
@@ -136,11 +136,25 @@ def test_a_failover_whose_end_was_missed_is_closed_by_reconciliation() -> None:
     promoting = "slave 10.0.0.6:6379 10.0.0.6 6379 @ svc 10.0.0.5 6379"
     with capture_events(scripted) as events:
         scripted.notify("+failover-state-send-slaveof-noone", promoting)
-        scripted.learn(topology(OLD, failing_over=True))
+        scripted.learn(topology(OLD, failing_over=True), every_sentinel=True)
         assert is_promoting(scripted)
-        scripted.learn(topology(OLD))
+        scripted.learn(topology(OLD), every_sentinel=True)
     assert [type(event) for event in events] == [PromotionStarted, FailoverAborted]
     assert not scripted.promoting
+
+
+def test_a_lookup_that_stopped_at_a_majority_does_not_end_a_promotion() -> None:
+    # Only the failover's leader reports it under way: a lookup that did not hear every
+    # Sentinel cannot tell it ended, and must not let held writes go to the old master.
+    scripted = watcher()
+    promoting = "slave 10.0.0.6:6379 10.0.0.6 6379 @ svc 10.0.0.5 6379"
+    with capture_events(scripted) as events:
+        scripted.notify("+failover-state-send-slaveof-noone", promoting)
+        scripted.learn(topology(OLD))  # a client's lookup, answered by two Sentinels of three
+        assert is_promoting(scripted)
+        scripted.notify(*master("+odown"))
+        scripted.learn(topology(OLD, down=False))
+    assert [type(event) for event in events] == [PromotionStarted, MasterDown]
 
 
 def test_a_switch_the_notifications_missed_is_published_once() -> None:

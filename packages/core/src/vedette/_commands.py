@@ -1,11 +1,11 @@
 """What the master client must know about a command to retry it safely and wait for it rightly.
 
 - **Pops** hand data to the caller and remove it from the server (``LPOP``, ``BRPOP``,
-  ``LMOVE``, ``ZPOPMIN``, ``GETDEL`` ...). If the connection breaks after one was sent, the
-  server may have run it: a retry would pop the *next* item, and the first would be lost without
-  a trace. So they are never retried after such a failure (`OutcomeUnknownError`). Scripts and
-  functions (``EVAL``, ``EVALSHA``, ``FCALL``) count as pops: they may pop. Their read-only
-  forms (``EVAL_RO`` ...) do not.
+  ``LMOVE``, ``ZPOPMIN``, ``GETDEL``, ``HGETDEL`` ...). If the connection breaks after one was
+  sent, the server may have run it: a retry would pop the *next* item, and the first would be
+  lost without a trace. So they are never retried after such a failure (`OutcomeUnknownError`).
+  Scripts and functions (``EVAL``, ``EVALSHA``, ``FCALL``) count as pops: they may pop. Their
+  read-only forms (``EVAL_RO`` ...) do not.
 - **Blocking commands** wait on the server for as long as they ask (``BRPOP key 30``,
   ``XREAD BLOCK 5000``, ``WAIT``); a client must not give up on them after ``socket_timeout``.
 - **Subscriptions** (``SUBSCRIBE`` ...) put the connection in a mode where it waits for messages
@@ -34,6 +34,7 @@ _POPS = frozenset(
         "BZPOPMAX",
         "BZPOPMIN",
         "GETDEL",
+        "HGETDEL",
         "LMOVE",
         "LMPOP",
         "LPOP",

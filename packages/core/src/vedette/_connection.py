@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 import weakref
 from typing import Any, ClassVar, TypeVar
@@ -32,7 +33,7 @@ from vedette._redis_errors import translate
 from vedette._service import Service
 from vedette.address import Address
 from vedette.config import SentinelConfig
-from vedette.errors import ConfigurationError, OutcomeUnknownError
+from vedette.errors import ConfigurationError, FailoverTimeout, OutcomeUnknownError
 from vedette.retry import FailoverRetry
 from vedette.watcher import FailoverWatcher
 
@@ -58,12 +59,14 @@ PASSTHROUGH = frozenset(
     }
 )
 
-# Commands that turn a connection into a subscriber; checked on every send, so in the spellings
-# redis-py and people use rather than normalised.
-_SUBSCRIBING = frozenset(
-    name
-    for word in ("SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR")
-    for name in (word, word.lower(), word.encode(), word.lower().encode())
+# Commands that change what a connection is waiting for: checked on every send, so in the
+# spellings redis-py and people use rather than normalised.
+_SUBSCRIBING = frozenset({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"})
+_WATCH_ON, _WATCH_OFF = frozenset({"WATCH"}), frozenset({"UNWATCH", "EXEC", "DISCARD"})
+_SPECIAL = frozenset(
+    spelling
+    for word in _SUBSCRIBING | _WATCH_ON | _WATCH_OFF
+    for spelling in (word, word.lower(), word.encode(), word.lower().encode())
 )
 
 # What redis.Redis(**kwargs) dials before any master is known: it fails loudly, by name.
@@ -99,12 +102,16 @@ class SentinelConnection(Connection):
         # redis-py calls it as redis_connect_func(connection), though it annotates no argument.
         self.redis_connect_func = _handshake  # type: ignore[assignment]
         self._service: Service | None = None
+        self._holder: weakref.ref[SentinelPool] | None = None  # the Vedette pool it belongs to
         self._switches = -1  # the watcher's switch count when this connection resolved
         self._seen = -1  # the watcher's version when this connection last checked it
         self._expected = "master"  # the ROLE the server must report
-        self._sent: Any = ()  # the last command (a tuple) or pipeline (a list of them) sent
+        self._pending: Any = ()  # the command (a tuple) or pipeline (a list) being sent
+        self._sent: Any = ()  # ... and once written: the one whose replies are being read
         self._subscribed = False  # in pub/sub or monitor mode: replies come when they come
-        self._cut = False  # cut by a master switch
+        self._watching = False  # keys are WATCHed: a reconnect would silently drop that
+        self._watching_next: bool | None = None  # ... once the command being sent is written
+        self._cut_socket: socket.socket | None = None  # the socket a master switch cut
         self._handshaking = False
 
     # --- who and where ------------------------------------------------------------------------
@@ -114,9 +121,10 @@ class SentinelConnection(Connection):
         """The server this connection points at."""
         return Address(str(self.host), int(self.port))
 
-    def attach(self, service: Service) -> None:
-        """Belong to ``service`` (a Vedette pool does this; otherwise, the config's default)."""
+    def attach(self, service: Service, pool: SentinelPool | None = None) -> None:
+        """Belong to ``service`` and ``pool`` (a Vedette pool calls this; else, on first use)."""
         self._service = service
+        self._holder = None if pool is None else weakref.ref(pool)
         service.register(self, replica=self.replica)
 
     def _attached(self) -> Service:
@@ -127,7 +135,11 @@ class SentinelConnection(Connection):
             service = Service.of(type(self).config)
             self.attach(service)
             service.hold()
-            weakref.finalize(self, service.release)
+            weakref.finalize(self, _release_soon, service)
+        elif self._holder is not None:
+            holder = self._holder()
+            if holder is not None:
+                holder.hold_service()  # again, if its pool was disconnected since
         service.ensure_watching()
         return service
 
@@ -157,8 +169,8 @@ class SentinelConnection(Connection):
         service = self._attached()
         # Before asking where to go: a switch meanwhile shows as a changed count or version.
         self._seen, self._switches = service.watcher.version, service.watcher.switches
-        self._cut = False
-        self._subscribed = False
+        self._cut_socket = None
+        self._subscribed = self._watching = False
         target, self._expected = self._resolve(service)
         self.host, self.port = target
         try:
@@ -189,7 +201,7 @@ class SentinelConnection(Connection):
         sock = self.open_socket()
         if sock is None or self.pid != os.getpid():  # a parent's socket is not ours to cut
             return
-        self._cut = True
+        self._cut_socket = sock  # this socket: its owner may have replaced it meanwhile
         with contextlib.suppress(OSError):  # already closed by its owner
             sock.shutdown(socket.SHUT_RDWR)
 
@@ -197,17 +209,66 @@ class SentinelConnection(Connection):
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         """Send one command, remembering it until its reply is read."""
-        self._sent = args
-        if args and args[0] in _SUBSCRIBING:
-            self._subscribed = True
+        self._pending = args
+        if args and args[0] in _SPECIAL:
+            self._note_special(args[0])
         super().send_command(*args, **kwargs)
+
+    def _note_special(self, name: str | bytes) -> None:
+        word = (name.decode() if isinstance(name, bytes) else name).upper()
+        if word in _SUBSCRIBING:
+            self._subscribed = True
+        elif word in _WATCH_ON:
+            self._watching_next = True
+        elif word in _WATCH_OFF:
+            self._watching_next = False
 
     def pack_commands(self, commands: Any) -> Any:
         """Pack a pipeline, remembering its commands until their replies are read."""
         if not isinstance(commands, list):
             commands = list(commands)
-        self._sent = commands
+        self._pending = commands
+        self._note_last(commands)
         return super().pack_commands(commands)
+
+    def _note_last(self, commands: list[Any]) -> None:
+        """A transaction ends with EXEC: its WATCH is over."""
+        if commands and commands[-1] and commands[-1][0] in _SPECIAL:
+            self._note_special(commands[-1][0])
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        """Send what was packed; from then on its replies are the ones being read.
+
+        Taken before anything else may send (a reconnect's handshake, a health-check PING):
+        what a lost reply is judged by is the caller's command, not those.
+        """
+        pending, watching_next, self._watching_next = self._pending, self._watching_next, None
+        if self._sock is None:
+            self.connect()
+        self._before_send()  # sees the WATCH as it is before this command
+        try:
+            super().send_packed_command(command, check_health)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise self._unsent(error, pending) from None
+        self._sent = pending
+        if watching_next is not None:
+            self._watching = watching_next
+
+    def _before_send(self) -> None:
+        """Run before each command is written, on a connected socket."""
+
+    def _unsent(self, error: redis.RedisError, pending: Any) -> redis.RedisError:
+        """Writing failed: nothing was run, unless a pipeline got part-way."""
+        popped = hands_over_data(pending) if isinstance(pending, list) else None
+        if popped is None:
+            return error
+        unknown = OutcomeUnknownError(
+            f"a pipeline holding {popped} broke part-way while being sent to {self.address} "
+            f"({error}): some of it may have run, so it is not retried",
+            command=popped,
+        )
+        unknown.__cause__ = error
+        return unknown
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -215,7 +276,9 @@ class SentinelConnection(Connection):
         self, disable_decoding: bool = False, *, disconnect_on_error: bool = True, **kwargs: Any
     ) -> Any:
         """Read a reply: wait on while the server is still in charge; say when it is lost."""
+        sock = self.open_socket()
         waiting_since: float | None = None
+        gave_up = False
         while True:
             try:
                 return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
@@ -229,9 +292,11 @@ class SentinelConnection(Connection):
             except redis.TimeoutError as error:
                 if waiting_since is None:
                     waiting_since = time.monotonic() - (self.socket_timeout or 0)
-                if self._wait_on(waiting_since, kwargs):
+                verdict = self._late(waiting_since, kwargs, sock)
+                if verdict == "wait":
                     continue  # redis-py rewinds its buffer on errors: reading again is safe
                 failure: redis.RedisError = error
+                gave_up = verdict == "give up"
             except redis.ConnectionError as error:
                 failure = error
             except BaseException:
@@ -240,19 +305,19 @@ class SentinelConnection(Connection):
                 raise
             if disconnect_on_error:
                 self.disconnect()
-            raise self._lost(failure)
+            raise self._lost(failure, sock, gave_up=gave_up)
 
-    def _wait_on(self, since: float, read_options: dict[str, Any]) -> bool:
-        """After ``socket_timeout`` without a reply: keep waiting for it?"""
+    def _late(self, since: float, read_options: dict[str, Any], sock: socket.socket | None) -> str:
+        """After ``socket_timeout`` without a reply: ``"wait"``, ``"give up"``, or ``"fail"``."""
         if self._handshaking or isinstance(read_options.get("timeout"), int | float):
-            return False  # nothing of the caller's is pending, or the caller set a read timeout
+            return "fail"  # nothing of the caller's is pending, or the caller set a read timeout
         if self.replaced():
-            self._cut = True  # the switch will cut it anyway: the command runs on the new master
-            return False
+            self._cut_socket = sock  # the master switched: the command runs on the new one
+            return "fail"
         waited = time.monotonic() - since
         limit = FOREVER if self._subscribed else self._patience()
         if waited >= limit:
-            return False
+            return "give up"
         logger.debug(
             "no reply from %s for %.1f s; it is still the %s: waiting for it (at most %s)",
             self.address,
@@ -260,38 +325,57 @@ class SentinelConnection(Connection):
             self._describe(),
             "forever" if limit == FOREVER else f"{limit:g} s",
         )
-        return True
+        return "wait"
 
     def _patience(self) -> float:
         """How long the command in flight may take: retry_deadline, plus its own block time."""
-        sent = self._sent
-        commands = sent if isinstance(sent, list) else [sent]
+        commands = _commands(self._sent)
         blocking = max((blocking_seconds(command) or 0.0 for command in commands), default=0.0)
         return type(self).config.retry_deadline + blocking
 
-    def _lost(self, failure: redis.RedisError) -> redis.RedisError:
+    def _lost(
+        self, failure: redis.RedisError, sock: socket.socket | None, *, gave_up: bool
+    ) -> redis.RedisError:
         """The error to raise for a reply that will never come."""
-        if self._cut:
-            error = redis.ConnectionError(
-                f"the master of {type(self).config.service_name!r} switched away from "
-                f"{self.address} before its reply came; the command runs again on the new master"
+        config = type(self).config
+        if sock is not None and sock is self._cut_socket:
+            error: redis.RedisError = redis.ConnectionError(
+                f"the master of {config.service_name!r} switched away from {self.address} "
+                "before its reply came; the command runs again on the new master"
             )
-            error.__cause__ = failure
-            return error
-        if self._subscribed:
+        elif self._subscribed:
             return failure
-        sent = self._sent
-        popped = hands_over_data(sent if isinstance(sent, list) else [sent])
-        if popped is None:
+        elif (popped := hands_over_data(_commands(self._sent))) is not None:
+            error = OutcomeUnknownError(
+                f"{popped} was sent to {self.address} but the connection broke before its "
+                f"reply ({failure}): it may have run, so it is not retried (a retry could lose "
+                "what it took)",
+                command=popped,
+            )
+        elif gave_up:
+            error = FailoverTimeout(
+                f"no reply from {self.address} in {self._patience():g} s (retry_deadline, plus "
+                "what the command blocks for): it may still run, so it is not retried",
+                deadline=config.retry_deadline,
+                attempts=1,
+            )
+        else:
             return failure
-        unknown = OutcomeUnknownError(
-            f"{popped} was sent to {self.address} but the connection broke before its reply "
-            f"({failure}): it may have run, so it is not retried (a retry could lose what it "
-            "took)",
-            command=popped,
-        )
-        unknown.__cause__ = failure
-        return unknown
+        error.__cause__ = failure
+        return error
+
+
+def _commands(sent: Any) -> list[Any]:
+    return sent if isinstance(sent, list) else [sent]
+
+
+def _release_soon(service: Service) -> None:
+    """Release ``service`` on a thread of its own.
+
+    Called by the garbage collector, which may run in the middle of any code, including code
+    that holds the locks ``release()`` takes.
+    """
+    threading.Thread(target=service.release, name="vedette-release", daemon=True).start()
 
 
 def _handshake(connection: SentinelConnection) -> None:
@@ -326,7 +410,13 @@ def bound(base: type[C], config: SentinelConfig) -> type[C]:
     """``base`` bound to ``config``: the same class for the same configuration, each time."""
     cls = _bound.get((base, config))
     if cls is None:
-        made = type(base.__name__, (base,), {"config": config, "__module__": base.__module__})
+        attributes = {
+            "config": config,
+            "__module__": base.__module__,
+            # Not findable by name: pickling one fails loudly instead of giving the unbound base.
+            "__qualname__": f"{base.__qualname__}[{config.service_name}]",
+        }
+        made = type(base.__name__, (base,), attributes)
         cls = _bound.setdefault((base, config), made)  # one atomic step: no lock
     return cls  # type: ignore[return-value]  # made from base: a subclass of it
 
@@ -418,13 +508,19 @@ class SentinelPool(redis.ConnectionPool):
 
     def make_connection(self) -> Any:
         """A new connection of this pool's service; the first one starts the watcher."""
-        if not self._holding:
-            self._holding = True  # redis-py calls this under the pool's lock
-            self.service.hold()
+        self.hold_service()
         connection = super().make_connection()
         if isinstance(connection, SentinelConnection):
-            connection.attach(self.service)
+            connection.attach(self.service, self)
         return connection
+
+    def hold_service(self) -> None:
+        """Hold the service's watcher, once, until `disconnect` (connections call it on connect)."""
+        with self._lock:
+            if self._holding:
+                return
+            self._holding = True
+        self.service.hold()
 
     def set_retry(self, retry: Any) -> None:
         """Refused: retries are Vedette's (``retry_deadline``, ``min_backoff`` ...)."""
@@ -443,6 +539,7 @@ class SentinelPool(redis.ConnectionPool):
     def disconnect(self, inuse_connections: bool = True) -> None:
         """Disconnect; the watcher stops when no other pool of the configuration runs."""
         super().disconnect(inuse_connections)
-        if self._holding:
-            self._holding = False
+        with self._lock:
+            holding, self._holding = self._holding, False
+        if holding:
             self.service.release()

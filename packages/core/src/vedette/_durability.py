@@ -97,8 +97,8 @@ class ConfirmsWrites(_Base):
         if self._handshaking or not self._confirms([args]):
             super().send_command(*args, **kwargs)
             return
-        self._sent = args
         packed = super().pack_commands([args, self._wait])
+        self._pending = args
         self._packed.append(1)
         self.send_packed_command(packed, check_health=kwargs.get("check_health", True))
 
@@ -108,7 +108,8 @@ class ConfirmsWrites(_Base):
         if not self._confirms(commands):
             return super().pack_commands(commands)
         packed = super().pack_commands([*commands, self._wait])
-        self._sent = commands
+        self._pending = commands
+        self._note_last(commands)  # what the WAIT follows
         self._packed.append(len(commands))
         return packed
 

@@ -166,10 +166,21 @@ class FailoverState:
             return FailoverAborted(service=service, at=now, master=master, reason=reason)
         return None
 
-    def on_topology(self, topology: Topology, now: datetime) -> FailoverEvent | None:
-        """Compare with what the Sentinels say now; the event for what the notices missed."""
+    def on_topology(
+        self, topology: Topology, now: datetime, *, complete: bool
+    ) -> FailoverEvent | None:
+        """Compare with what the Sentinels say now; the event for what the notices missed.
+
+        Args:
+            topology: The Sentinels' answer.
+            now: When.
+            complete: Whether every Sentinel answered: only then does "no failover under way"
+                or "not down" mean something (the leader alone reports a failover).
+        """
         if topology.master != self.master:
             return self.switch_to(topology.master, now, via="reconciliation")
+        if not complete:
+            return None
         failover = self._failover
         if failover is not None and not topology.failover_in_progress:
             # The failover ended without a switch and its abort notice was missed.
@@ -196,6 +207,10 @@ class FailoverState:
         if not up and was is not False:
             return SentinelLost(service=self.service, at=now, sentinel=sentinel, reason=reason)
         return None
+
+    def forget_failover(self) -> None:
+        """Drop what is known of a failover under way (a forked child reads its parent's)."""
+        self._failover = None
 
     def switch_to(
         self, new: Address, now: datetime, *, via: Literal["event", "reconciliation"]

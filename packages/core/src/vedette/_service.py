@@ -249,7 +249,8 @@ class Service:
             self._sentinels_gone = False
         self._failed = None
         self.watcher.learn(topology)  # a switch the watcher missed is published, once
-        self.master_is(topology.master)
+        if not self.discovery.is_stale(topology.master, topology.config_epoch):
+            self.master_is(topology.master)
         return topology
 
     def _someone_looking(self) -> bool:

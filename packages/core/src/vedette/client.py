@@ -100,18 +100,15 @@ class MasterConnection(SentinelConnection):
 
     def _ready(self) -> None:
         super()._ready()
-        if self._service is not None:
+        if self._service is not None and not self.replaced():  # not an old master, just demoted
             self._service.master_is(self.address)
 
-    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+    def _before_send(self) -> None:
         """Hold while a replica is promoted; reconnect if the master switched since connecting."""
-        if self._sock is None:
-            self.connect()
         service = self._service
         assert service is not None  # connected means attached
         if service.watcher.version != self._seen:
             self._catch_up(service)
-        super().send_packed_command(command, check_health)
 
     def _catch_up(self, service: Service) -> None:
         """Something changed since this connection last looked: hold, or move, as it says."""
@@ -129,7 +126,13 @@ class MasterConnection(SentinelConnection):
                     attempts=1,
                 )
         if watcher.switches != self._switches and self.open_socket() is not None:
+            watching = self._watching
             self.disconnect()
+            if watching:  # the WATCH is gone with the old master: redis-py makes it a WatchError
+                raise redis.ConnectionError(
+                    f"the master of {self.config.service_name!r} switched while keys were "
+                    "WATCHed: the transaction must start again"
+                )
             self.connect()  # resolves afresh, and notes the version it saw
             return
         self._seen = version

@@ -487,8 +487,11 @@ class _Collection:
                 break
             done, _ = wait(self._pending, timeout=remaining, return_when=FIRST_COMPLETED)
             for future in done:
-                self._pending.pop(future)
-                answer = future.result()  # _ask_one raises only for a bug or strict NAT
+                address = self._pending.pop(future)
+                if future.cancelled():  # Discovery.close() while asking
+                    answer = _Answer(address, failure="unreachable", reason="closed while asking")
+                else:
+                    answer = future.result()  # _ask_one raises only for a bug or strict NAT
                 self._discovery._note(answer)
                 self._answers[answer.sentinel] = answer
         if self._pending:

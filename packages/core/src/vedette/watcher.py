@@ -120,6 +120,7 @@ class FailoverWatcher:
     def _after_fork(self) -> None:
         if self._running_in:  # it ran in the parent: follow what the parent knows
             self._parent = self._view
+            self._state.forget_failover()  # the parent's page says whether one is under way
         self._view = SharedView()
         self._fresh_run()
         self._running_in = 0  # the parent's threads do not exist here
@@ -262,14 +263,14 @@ class FailoverWatcher:
 
     def wait_until_not_promoting(self, end: float) -> None:
         """Block while a promotion is under way, until the monotonic time ``end`` at most."""
-        while self._following() is not None and self.promoting and time.monotonic() < end:
-            time.sleep(0.01)  # the parent's watcher changes the page: nothing to wait on here
-        with self._changed:
-            while self._state.promoting and self._users:
-                remaining = end - time.monotonic()
-                if remaining <= 0:
+        while self.promoting and time.monotonic() < end:
+            if self._parent is not None:
+                time.sleep(0.01)  # the parent's watcher changes the page: nothing to wait on
+                continue
+            with self._changed:
+                if not self._state.promoting or not self._users:
                     return
-                self._changed.wait(remaining)
+                self._changed.wait(end - time.monotonic())
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
         """Call ``callback(event)`` for every event from now on; returns a function to stop.
@@ -318,8 +319,12 @@ class FailoverWatcher:
         view = parent.read()
         if view is None:  # the parent's watcher stopped, or the parent is gone
             self._stop_following()
-        else:
-            self._last_view = view
+            return None
+        last = self._last_view
+        if last is not None and view.switches != last.switches and view.master is not None:
+            # So that this process's own lookups refuse the replaced master too.
+            self.discovery.note_switch(last.master, view.master)
+        self._last_view = view
         return view
 
     def _stop_following(self) -> None:
@@ -329,6 +334,8 @@ class FailoverWatcher:
         if parent is not None and last is not None:
             with self._lock:
                 self._state.master, self._state.switches = last.master, last.switches
+                # Past every version read from the parent: connections notice the change.
+                self._version = max(self._version, last.switches * 2 + last.promoting) + 1
 
     def _publish_view(self, *, running: bool) -> None:
         """Write the state for the children this process forks (the lock is held)."""
@@ -345,13 +352,30 @@ class FailoverWatcher:
             if stream in self._streams:
                 self._streams.remove(stream)
 
-    def learn(self, topology: Topology) -> None:
-        """Take in what a lookup made elsewhere (by a pool) found: a switch it shows is published.
+    def learn(self, topology: Topology, *, every_sentinel: bool = False) -> None:
+        """Take in what a lookup found: a switch it shows is published (a reconciliation).
 
         A topology naming a master this watcher has since seen replaced is older news, ignored.
+
+        Args:
+            topology: What `Discovery.discover` returned.
+            every_sentinel: Whether every Sentinel's answer went into it. Only then can it tell
+                that a failover ended (the leader alone reports one under way) or that a master
+                is no longer down; a lookup that stopped at a majority tells a switch only.
         """
-        if not self.discovery.is_stale(topology.master, topology.config_epoch):
-            self._apply(lambda now: self._state.on_topology(topology, now))
+        self._learn(topology, complete=every_sentinel)
+
+    def _learn(self, topology: Topology, *, complete: bool, since: int | None = None) -> None:
+        def change(now: datetime) -> FailoverEvent | None:
+            # Under the lock, so that no notification lands between the checks and the change.
+            if since is not None and since != self._version:
+                self._reconcile_now.set()  # the state changed while asking: ask again
+                return None
+            if self.discovery.is_stale(topology.master, topology.config_epoch):
+                return None
+            return self._state.on_topology(topology, now, complete=complete)
+
+        self._apply(change)
 
     # --- threads --------------------------------------------------------------------------------
 
@@ -539,13 +563,8 @@ class FailoverWatcher:
             return
         for address in topology.sentinels:
             self._watch(address, stopping)
-        with self._lock:
-            stale = version != self._version
-        if stale:
-            # A notification changed the state while the Sentinels were asked: it is newer.
-            self._reconcile_now.set()
-            return
-        self.learn(topology)
+        # A notification that changed the state while the Sentinels were asked is newer news.
+        self._learn(topology, complete=failing_over, since=version)
 
 
 class EventStream(Iterator[FailoverEvent]):
