@@ -114,6 +114,13 @@ class SentinelConnection(Connection):
         self._cut_socket: socket.socket | None = None  # the socket a master switch cut
         self._handshaking = False
 
+    def __del__(self) -> None:
+        # A parent's connection freed in a forked child (redis-py drops them on first use there):
+        # its socket object closes the child's copy of the descriptor by itself, and redis-py's
+        # disconnect() would only add a millisecond's bookkeeping per connection to that use.
+        if getattr(self, "pid", None) == os.getpid():
+            super().__del__()
+
     # --- who and where ------------------------------------------------------------------------
 
     @property
@@ -276,36 +283,46 @@ class SentinelConnection(Connection):
         self, disable_decoding: bool = False, *, disconnect_on_error: bool = True, **kwargs: Any
     ) -> Any:
         """Read a reply: wait on while the server is still in charge; say when it is lost."""
-        sock = self.open_socket()
+        sock: socket.socket | None = self._sock  # per reply: kept lean, pipelines read many
+        try:
+            return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
+        except redis.ResponseError:
+            raise  # an error reply: the connection is fine
+        except BaseException as error:
+            return self._read_failed(error, sock, disable_decoding, disconnect_on_error, kwargs)
+
+    def _read_failed(
+        self,
+        error: BaseException,
+        sock: socket.socket | None,
+        disable_decoding: bool,
+        disconnect_on_error: bool,
+        read_options: dict[str, Any],
+    ) -> Any:
+        """No reply yet: read on while the server is still in charge, else raise what was lost."""
         waiting_since: float | None = None
-        gave_up = False
-        while True:
-            try:
-                return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
+        verdict = "fail"
+        while isinstance(error, redis.TimeoutError):
+            if waiting_since is None:
+                waiting_since = time.monotonic() - (self.socket_timeout or 0)
+            verdict = self._late(waiting_since, read_options, sock)
+            if verdict != "wait":
+                break
+            try:  # redis-py rewinds its buffer on errors: reading again is safe
+                return super().read_response(
+                    disable_decoding, disconnect_on_error=False, **read_options
+                )
             except redis.ResponseError:
-                raise  # an error reply: the connection is fine
-            except (redis.AuthenticationError, redis.BusyLoadingError):
-                # Error *replies* redis-py raises as connection errors: the reply did come.
-                if disconnect_on_error:
-                    self.disconnect()
                 raise
-            except redis.TimeoutError as error:
-                if waiting_since is None:
-                    waiting_since = time.monotonic() - (self.socket_timeout or 0)
-                verdict = self._late(waiting_since, kwargs, sock)
-                if verdict == "wait":
-                    continue  # redis-py rewinds its buffer on errors: reading again is safe
-                failure: redis.RedisError = error
-                gave_up = verdict == "give up"
-            except redis.ConnectionError as error:
-                failure = error
-            except BaseException:
-                if disconnect_on_error:
-                    self.disconnect()
-                raise
-            if disconnect_on_error:
-                self.disconnect()
-            raise self._lost(failure, sock, gave_up=gave_up)
+            except BaseException as again:
+                error = again
+        if disconnect_on_error:
+            self.disconnect()
+        if isinstance(error, redis.AuthenticationError | redis.BusyLoadingError):
+            raise error  # error *replies* redis-py raises as connection errors: the reply came
+        if not isinstance(error, redis.ConnectionError | redis.TimeoutError):
+            raise error
+        raise self._lost(error, sock, gave_up=verdict == "give up")
 
     def _late(self, since: float, read_options: dict[str, Any], sock: socket.socket | None) -> str:
         """After ``socket_timeout`` without a reply: ``"wait"``, ``"give up"``, or ``"fail"``."""
@@ -514,9 +531,16 @@ class SentinelPool(redis.ConnectionPool):
             connection.attach(self.service, self)
         return connection
 
+    def reset(self) -> None:
+        """Forget connections (redis-py calls this at start and in a forked child)."""
+        # Its own lock: redis-py's pool lock is not reentrant in every supported version, and
+        # make_connection runs under it there.
+        self._holding_lock = threading.Lock()
+        super().reset()
+
     def hold_service(self) -> None:
         """Hold the service's watcher, once, until `disconnect` (connections call it on connect)."""
-        with self._lock:
+        with self._holding_lock:
             if self._holding:
                 return
             self._holding = True
@@ -539,7 +563,7 @@ class SentinelPool(redis.ConnectionPool):
     def disconnect(self, inuse_connections: bool = True) -> None:
         """Disconnect; the watcher stops when no other pool of the configuration runs."""
         super().disconnect(inuse_connections)
-        with self._lock:
+        with self._holding_lock:
             holding, self._holding = self._holding, False
         if holding:
             self.service.release()

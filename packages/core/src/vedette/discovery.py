@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 # just not (re)connected yet.
 _UNUSABLE_REPLICA = frozenset({"s_down", "o_down", "disconnected"})
 _UNUSABLE_SENTINEL = frozenset({"s_down", "o_down"})
+# What a question raises when `Discovery.close` closes its socket from another thread: redis-py
+# 5.0 lets the closed buffer's ValueError (or the socket's OSError) through unwrapped.
+_CUT_UNDER_US = (OSError, ValueError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,8 @@ class Discovery:
             elif failure == "tls":
                 reason = f"Sentinel {address}: {reason}"
             return _Answer(address, failure=failure, reason=reason)
+        except _CUT_UNDER_US as error:
+            return _Answer(address, failure="unreachable", reason=f"closed while asking: {error}")
         sentinel_id = myid if isinstance(myid, str) else None
         return self._parse(address, sentinel_id, _fields(master), replicas, others)
 
@@ -369,6 +374,8 @@ class Discovery:
             if translated is not error:
                 raise translated from None
             return classify(error)[1]
+        except _CUT_UNDER_US as error:
+            return f"closed while asking: {error}"
         kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
         if kind != "master":
             return f"is not a master: ROLE says {kind}"
