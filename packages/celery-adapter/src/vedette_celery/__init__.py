@@ -1,6 +1,33 @@
-"""Redis Sentinel failover safety for Celery (broker transport, result backend and beat scheduler).
+"""Redis Sentinel failover safety for Celery: a broker transport and a result backend.
 
-Not yet implemented: this package only reserves the name and declares its dependencies.
+Importing this package registers the ``redis-sentinel://`` and ``rediss-sentinel://`` schemes
+(the ``celery`` command does it by itself, through an entry point)::
+
+    broker_url = "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/mymaster/0"
+    result_backend = "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/mymaster/1"
+
+See docs/celery.md.
 """
 
-__all__: list[str] = []
+from vedette_celery.backend import ResultBackend
+from vedette_celery.registration import register
+from vedette_celery.retrying import ensure_redis_call
+from vedette_celery.settings import CelerySettings, split
+from vedette_celery.transport import Channel, Transport
+
+__all__ = [
+    # Registration
+    "register",
+    # Settings
+    "CelerySettings",
+    "split",
+    # Broker
+    "Channel",
+    "Transport",
+    # Result backend
+    "ResultBackend",
+    # Retrying
+    "ensure_redis_call",
+]
+
+register()

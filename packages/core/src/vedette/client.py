@@ -127,6 +127,13 @@ class MasterConnection(SentinelConnection):
                 )
         if watcher.switches != self._switches and self.open_socket() is not None:
             watching = self._watching
+            if self.address == watcher.master and not watching:
+                # Connected to the new master while the switch was being announced: it is
+                # where it should be. Reconnecting would cut what a caller keeps about the
+                # socket (kombu's event loop registers it before sending BRPOP).
+                self._switches = watcher.switches
+                self._seen = version
+                return
             self.disconnect()
             if watching:  # the WATCH is gone with the old master: redis-py makes it a WatchError
                 raise redis.ConnectionError(

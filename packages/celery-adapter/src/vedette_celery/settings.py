@@ -1,0 +1,211 @@
+"""Celery's settings for a Sentinel service: a ``redis-sentinel://`` URL plus transport options.
+
+Celery names one broker and one result backend by URL (``broker_url``, ``result_backend``) and
+passes the rest as transport options (``broker_transport_options``,
+``result_backend_transport_options``). Those options mix three kinds of setting, and `split`
+sorts them:
+
+- Sentinel and Redis settings, in any vocabulary `vedette.SentinelConfig.from_mapping` reads
+  (Vedette's names, kombu's ``master_name`` and ``sentinel_kwargs``, celery-redis-sentinel's
+  ``sentinels``, ``service_name`` and ``socket_timeout``);
+- options of the redis-py pool Vedette passes through (``max_connections``, ``client_name``,
+  ``health_check_interval``, ``socket_keepalive``, ``socket_keepalive_options``);
+- kombu's and Celery's own (``visibility_timeout``, ``global_keyprefix``, ``fanout_prefix`` ...),
+  left to them.
+
+kombu splits a URL scheme at ``+`` (``redis+sentinel://`` would select kombu's own ``sentinel``
+transport), so Celery's schemes use a hyphen: ``redis-sentinel://`` and ``rediss-sentinel://``
+(TLS). Everything else in the URL is the core's ``redis+sentinel://`` form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from vedette import ConfigurationError, SentinelConfig
+
+__all__ = ["SCHEMES", "CelerySettings", "split"]
+
+#: Celery's URL schemes for a Sentinel service, and the core's scheme each one stands for.
+SCHEMES = {"redis-sentinel": "redis+sentinel", "rediss-sentinel": "rediss+sentinel"}
+
+# Options of the redis-py pool: Vedette passes them to its MasterPool.
+_POOL_OPTIONS = frozenset(
+    {
+        "client_name",
+        "health_check_interval",
+        "max_connections",
+        "socket_keepalive",
+        "socket_keepalive_options",
+    }
+)
+# Connection options kombu and Celery accept that a Vedette pool deliberately ignores: Vedette
+# retries through failovers itself, and a second retry layer would repeat pops.
+_IGNORED = frozenset({"retry_on_timeout", "retry_on_error", "retry"})
+# kombu's and Celery's own transport options (kombu's Redis channel and transport, Celery's
+# Redis result backend): passed on to them untouched.
+_FRAMEWORK_OPTIONS = frozenset(
+    {
+        # kombu's virtual transport and Redis channel
+        "ack_emulation",
+        "body_encoding",
+        "deadletter_queue",
+        "fanout_patterns",
+        "fanout_prefix",
+        "global_keyprefix",
+        "polling_interval",
+        "priority_steps",
+        "queue_order_strategy",
+        "reauth_check_interval",
+        "sep",
+        "unacked_index_key",
+        "unacked_key",
+        "unacked_mutex_expire",
+        "unacked_mutex_key",
+        "unacked_restore_interval",
+        "unacked_restore_limit",
+        "unacked_restore_throttle",
+        "visibility_timeout",
+        # kombu's connection retry policy (Connection.ensure_connection, Producer.publish)
+        "interval_max",
+        "interval_start",
+        "interval_step",
+        "max_retries",
+        # Celery's Redis result backend
+        "additional_connection_errors",
+        "result_chord_ordered",
+        "retry_policy",
+    }
+)
+_SENTINEL_WORDS = frozenset(
+    {spec.name for spec in fields(SentinelConfig)}
+    | {
+        "master_name",
+        "sentinel_kwargs",
+        "connection_kwargs",
+        "instances",
+        "periodic_master_check",
+        "nat_strict",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CelerySettings:
+    """What a Celery URL and its transport options say, sorted for their three readers.
+
+    Attributes:
+        config: The Sentinel service and how to reach it.
+        pool_options: Keyword arguments for `vedette.MasterPool` (``max_connections`` ...).
+        framework_options: kombu's and Celery's own options, untouched.
+    """
+
+    config: SentinelConfig
+    pool_options: dict[str, Any]
+    framework_options: dict[str, Any]
+
+
+def core_url(url: str, *, setting: str) -> str:
+    """``url`` with Celery's scheme replaced by the core's (``redis-sentinel`` -> ``redis+...``).
+
+    Raises:
+        ConfigurationError: The URL has another scheme; the message names ``setting``.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in SCHEMES:
+        shown = f"{scheme}://..." if separator else "a URL without a scheme"
+        raise ConfigurationError(
+            setting,
+            f"expected redis-sentinel://[user:password@]host1:26379,host2:26379/service_name/db "
+            f"(or rediss-sentinel:// for TLS), got {shown}",
+        )
+    return f"{SCHEMES[scheme.lower()]}://{rest}"
+
+
+def split(
+    url: str,
+    options: Mapping[str, Any] | None = None,
+    *,
+    url_setting: str = "broker_url",
+    options_setting: str = "broker_transport_options",
+) -> CelerySettings:
+    """Read a ``redis-sentinel://`` URL and its transport options.
+
+    The URL gives the Sentinels, the service name, the database, Redis credentials and any
+    `vedette.SentinelConfig` field as a query option; the transport options may repeat a setting
+    only with the same value.
+
+    Raises:
+        ConfigurationError: The URL is malformed, an option is unknown, or the URL and the
+            options disagree; the message names the setting as the user wrote it.
+    """
+    from_url = _read_url(url, url_setting)
+    sentinel: dict[str, Any] = {}
+    pool: dict[str, Any] = {}
+    framework: dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        where = f"{options_setting}[{key!r}]"
+        if not isinstance(key, str):
+            raise ConfigurationError(where, "option names must be strings")
+        name = key.lower() if key.isupper() else key
+        if name in _POOL_OPTIONS:
+            if value is not None:
+                pool[name] = value
+        elif name in _FRAMEWORK_OPTIONS:
+            framework[key] = value
+        elif name in _IGNORED:
+            continue
+        elif name in _SENTINEL_WORDS:
+            sentinel[key] = value
+        else:
+            raise ConfigurationError(
+                where,
+                "unknown option: neither a Vedette setting (SentinelConfig's fields, kombu's "
+                "master_name and sentinel_kwargs, celery-redis-sentinel's sentinels and "
+                "service_name) nor one of kombu's or Celery's Redis transport options",
+            )
+    config = _merge(from_url, sentinel, url_setting, options_setting)
+    return CelerySettings(config=config, pool_options=pool, framework_options=framework)
+
+
+def _read_url(url: str, setting: str) -> SentinelConfig:
+    if not isinstance(url, str):
+        raise ConfigurationError(setting, f"expected a URL string, got {type(url).__name__}")
+    try:
+        return SentinelConfig.from_url(core_url(url, setting=setting))
+    except ConfigurationError as error:
+        if error.setting == setting:
+            raise
+        problem = error.problem.replace("redis+sentinel://", "redis-sentinel://")
+        raise ConfigurationError(f"{setting} ({error.setting})", problem) from None
+
+
+def _merge(
+    from_url: SentinelConfig, options: dict[str, Any], url_setting: str, options_setting: str
+) -> SentinelConfig:
+    """The URL's configuration with the options' settings, which must agree where both speak."""
+    if not options:
+        return from_url
+    try:
+        from_options = SentinelConfig.from_mapping(
+            {"sentinels": from_url.sentinels, "service_name": from_url.service_name} | options
+        )
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{options_setting}: {error.setting}", error.problem) from None
+    # A field the options leave at its default keeps the URL's value; one both set must agree
+    # (the URL always names the Sentinels and the service).
+    unset = SentinelConfig(sentinels=from_url.sentinels, service_name=from_url.service_name)
+    merged: dict[str, Any] = {}
+    for spec in fields(SentinelConfig):
+        in_url, in_options = getattr(from_url, spec.name), getattr(from_options, spec.name)
+        default = getattr(unset, spec.name)
+        url_sets = in_url != default or spec.name in ("sentinels", "service_name")
+        if in_options != default and url_sets and in_url != in_options:
+            raise ConfigurationError(
+                f"{options_setting} and {url_setting}",
+                f"both set {spec.name}, to different values",
+            )
+        merged[spec.name] = in_options if in_options != default else in_url
+    return SentinelConfig(**merged)

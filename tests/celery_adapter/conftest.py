@@ -1,0 +1,80 @@
+"""Fixtures for the Celery adapter's tests: apps on a cluster, and real worker processes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+import vedette_celery
+from tests.survives_failover import WorkerProcess
+from vedette.testing import SentinelCluster, wait_until
+
+WorkerFactory = Callable[..., WorkerProcess]
+
+
+def celery_url(cluster: SentinelCluster, db: int = 0) -> str:
+    """The cluster's service as a Celery URL (``redis-sentinel://...``)."""
+    return cluster.url.replace("redis+sentinel://", "redis-sentinel://", 1) + f"/{db}"
+
+
+def producer_app(broker_url: str, result_backend: str | None = None) -> Celery:
+    """An app in the test process, as a producer or a client of results."""
+    vedette_celery.register()
+    app = Celery("vedette_tests_producer", set_as_current=False)
+    app.conf.update(broker_url=broker_url, result_backend=result_backend)
+    return app
+
+
+@pytest.fixture
+def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
+    """Start ``celery worker`` processes on tests/celery_adapter/worker_app.py; stopped after."""
+    workers: list[WorkerProcess] = []
+
+    def start(
+        broker_url: str,
+        *,
+        pool: str = "prefork",
+        concurrency: int = 2,
+        result_backend: str = "",
+        acks_late: bool = False,
+    ) -> WorkerProcess:
+        name = f"worker{len(workers)}"
+        worker = WorkerProcess(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tests.celery_adapter.worker_app",
+                "worker",
+                "--pool",
+                pool,
+                "--concurrency",
+                str(concurrency),
+                "--loglevel",
+                "info",
+                "--hostname",
+                f"{name}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            log=tmp_path / "executions.log",
+            output=tmp_path / f"{name}.out",
+            environment={
+                "VEDETTE_BROKER_URL": broker_url,
+                "VEDETTE_RESULT_BACKEND": result_backend,
+                "VEDETTE_ACKS_LATE": "1" if acks_late else "0",
+            },
+        )
+        workers.append(worker.start())
+        wait_until(lambda: " ready." in worker.text() or not worker.alive, 60, "the worker")
+        assert worker.alive, worker.text()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

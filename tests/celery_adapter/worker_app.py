@@ -1,0 +1,26 @@
+"""The Celery app the failover tests run in real ``celery worker`` processes.
+
+It does not import vedette_celery: the ``celery`` command registers the schemes by itself, so
+the settings are all a worker needs.
+"""
+
+import os
+
+from celery import Celery
+
+from tests.survives_failover import record_execution
+
+app = Celery("vedette_tests")
+app.conf.update(
+    broker_url=os.environ["VEDETTE_BROKER_URL"],
+    result_backend=os.environ.get("VEDETTE_RESULT_BACKEND") or None,
+    broker_connection_retry_on_startup=True,
+    task_acks_late=os.environ.get("VEDETTE_ACKS_LATE") == "1",
+)
+
+
+@app.task(name="record")  # type: ignore[untyped-decorator]  # Celery is untyped
+def record(number: int) -> int:
+    """Note the run in the execution log; the result is the number."""
+    record_execution(number)
+    return number

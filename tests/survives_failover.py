@@ -1,0 +1,241 @@
+"""The shared "survives failover" harness: a steady stream of work, a fault mid-stream, counts.
+
+Every adapter's failover tests run the same experiment on a real cluster with real worker
+processes, and differ only in how work is sent and where it may be stranded:
+
+1. start the framework's worker processes (`WorkerProcess`);
+2. send ``count`` numbered jobs at ``rate`` per second (`run_stream`), injecting the fault
+   (`FAULTS`) half-way; the producer records which sends returned and which raised;
+3. each job, when it runs, appends its number and the time to an execution log
+   (`record_execution`, called by the framework's job function in the worker);
+4. wait until every acknowledged job has run, then count (`StreamReport`): producer errors,
+   lost (acknowledged, never run), duplicated (run more than once), stranded (left in a queue or
+   an unacknowledged set, as the adapter's test counts them), and how long after Sentinel's
+   ``+switch-master`` the first job ran (consumption resuming).
+
+The execution log is a file, not Redis: what is counted must not depend on the system under test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from vedette.testing import SentinelCluster, SwitchClock, wait_until
+
+__all__ = [
+    "EXECUTION_LOG_VARIABLE",
+    "FAULTS",
+    "Fault",
+    "StreamReport",
+    "WorkerProcess",
+    "read_execution_log",
+    "record_execution",
+    "run_stream",
+    "running",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+EXECUTION_LOG_VARIABLE = "VEDETTE_EXECUTION_LOG"
+
+Fault = Literal["kill", "failover", "freeze"]
+FAULTS: tuple[Fault, ...] = ("kill", "failover", "freeze")
+
+
+def record_execution(number: int) -> None:
+    """Note that job ``number`` ran (call it from the job, in the worker process)."""
+    line = f"{number} {time.monotonic():.6f} {os.getpid()}\n"
+    # One write() of a short line to a file opened for appending: atomic between processes.
+    with Path(os.environ[EXECUTION_LOG_VARIABLE]).open("a") as log:
+        log.write(line)
+
+
+def read_execution_log(path: Path) -> list[tuple[int, float]]:
+    """(job number, monotonic time it ran) for every execution recorded in ``path``."""
+    if not path.exists():
+        return []
+    runs = []
+    for line in path.read_text().splitlines():
+        number, at, _pid = line.split()
+        runs.append((int(number), float(at)))
+    return runs
+
+
+@dataclass
+class StreamReport:
+    """What a stream with a fault in the middle came to."""
+
+    fault: Fault
+    sent: list[int] = field(default_factory=list)
+    """Jobs whose send returned (acknowledged by the broker)."""
+    producer_errors: list[str] = field(default_factory=list)
+    """Sends that raised, as ``number: Type: message``."""
+    runs: list[tuple[int, float]] = field(default_factory=list)
+    switched_at: float | None = None
+    """Monotonic time of the first ``+switch-master`` after the fault."""
+    stranded: int = 0
+    """Jobs left in queues or unacknowledged sets after the drain (the adapter's test counts)."""
+
+    @property
+    def lost(self) -> list[int]:
+        ran = {number for number, _ in self.runs}
+        return [number for number in self.sent if number not in ran]
+
+    @property
+    def duplicated(self) -> list[int]:
+        return sorted(n for n, times in Counter(n for n, _ in self.runs).items() if times > 1)
+
+    @property
+    def resumed_after_switch(self) -> float | None:
+        """Seconds from ``+switch-master`` to the first job run after it."""
+        if self.switched_at is None:
+            return None
+        after = [at for _, at in self.runs if at >= self.switched_at]
+        return min(after) - self.switched_at if after else None
+
+    def summary(self) -> str:
+        resumed = self.resumed_after_switch
+        return (
+            f"{self.fault}: sent {len(self.sent)}, producer errors {len(self.producer_errors)}, "
+            f"lost {len(self.lost)}, duplicated {len(self.duplicated)}, stranded {self.stranded}, "
+            f"resumed {'-' if resumed is None else f'{resumed * 1000:.0f} ms'} after the switch"
+        )
+
+
+def run_stream(
+    cluster: SentinelCluster,
+    send: Callable[[int], object],
+    *,
+    fault: Fault,
+    log: Path,
+    count: int = 2000,
+    rate: float = 100.0,
+    thaw_after: float = 15.0,
+    drain_timeout: float = 90.0,
+) -> StreamReport:
+    """Send ``count`` jobs at ``rate`` per second with ``fault`` half-way; wait for them to run.
+
+    ``send(n)`` sends job ``n`` (returning means acknowledged). A frozen master is thawed
+    ``thaw_after`` seconds after it was frozen (after the switch, so it comes back as a stale
+    master). Returns once every acknowledged job ran, or ``drain_timeout`` passed after the last
+    send; the caller then counts what is stranded and asserts on the report.
+    """
+    report = StreamReport(fault=fault)
+    interval = 1.0 / rate
+    thaw_at: float | None = None
+    with SwitchClock(cluster) as clock:
+        started = time.monotonic()
+        for number in range(count):
+            if number == count // 2:
+                _inject(cluster, fault)
+                fault_at = time.monotonic()
+                if fault == "freeze":
+                    thaw_at = fault_at + thaw_after
+            if thaw_at is not None and time.monotonic() >= thaw_at:
+                cluster.thaw()
+                thaw_at = None
+            try:
+                send(number)
+            except Exception as error:
+                report.producer_errors.append(f"{number}: {type(error).__name__}: {error}")
+            else:
+                report.sent.append(number)
+            # A steady pace from the start, not from the last send: a send that blocked through
+            # the failover is followed by the jobs that were due meanwhile.
+            time.sleep(max(0.0, started + (number + 1) * interval - time.monotonic()))
+        if thaw_at is not None:
+            time.sleep(max(0.0, thaw_at - time.monotonic()))
+            cluster.thaw()
+        switched = [at for at in clock.switched_at.values() if at >= fault_at]
+        report.switched_at = min(switched) if switched else None
+    expected = set(report.sent)
+
+    def drained() -> bool:
+        return expected <= {number for number, _ in read_execution_log(log)}
+
+    with suppress(TimeoutError):  # what did not run is reported as lost
+        wait_until(drained, drain_timeout, "every acknowledged job to run")
+    # Anything that would run twice runs within a moment of the rest.
+    time.sleep(0.5)
+    report.runs = read_execution_log(log)
+    return report
+
+
+def _inject(cluster: SentinelCluster, fault: Fault) -> None:
+    if fault == "kill":
+        cluster.kill_master()
+    elif fault == "failover":
+        cluster.failover()
+    else:
+        cluster.freeze_master()
+
+
+class WorkerProcess:
+    """A framework's worker, started as its users start it, with the execution log set."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        log: Path,
+        output: Path,
+        environment: Mapping[str, str] = {},
+    ) -> None:
+        self.command = list(command)
+        self.output = output
+        env = dict(os.environ)
+        env.update(environment)
+        env[EXECUTION_LOG_VARIABLE] = str(log)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        self._env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        with self.output.open("wb") as output:
+            self.process = subprocess.Popen(
+                self.command,
+                env=self._env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace") if self.output.exists() else ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (a warm shutdown), then SIGKILL if it lingers; the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)  # with its children
+                self.process.wait(10)
+        return self.process.returncode
+
+
+@contextmanager
+def running(worker: WorkerProcess) -> Iterator[WorkerProcess]:
+    """Start ``worker``; stop it afterwards whatever happens."""
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
