@@ -12,7 +12,13 @@ import redis
 
 import vedette
 from vedette import ConfigurationError, NotReplicatedError
-from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address, wait_until
+from vedette.testing import (
+    ClusterFactory,
+    ScriptedWatcher,
+    SentinelCluster,
+    unresponsive_address,
+    wait_until,
+)
 
 
 def checkout(pool: redis.ConnectionPool) -> redis.connection.Connection:
@@ -127,3 +133,20 @@ def test_wrong_password_is_not_retried(sentinel_cluster_factory: ClusterFactory)
     url = cluster.url.replace(":right@", ":wrong@")
     with vedette.connect(url) as client, pytest.raises(vedette.AuthenticationError):
         client.ping()
+
+
+def test_a_connection_already_on_the_new_master_is_kept(sentinel_cluster: SentinelCluster) -> None:
+    # A connection that resolved its server while a switch was being counted is on the new
+    # master, yet looks older than the switch. Moving it again would pull its socket from under
+    # whoever registered it (kombu's event loop registers the BRPOP socket before sending on
+    # it). The race is forced: the connection is made to look as if it resolved just before.
+    master = sentinel_cluster.master_address()
+    scripted = ScriptedWatcher(sentinel_cluster.config, master=master)
+    client = vedette.connect(sentinel_cluster.config, watcher=scripted)
+    before = client.client_id()
+    (connection,) = client.connection_pool._available_connections
+    connection._switches, connection._seen = scripted.switches - 1, -1
+    assert connection.replaced()
+    assert client.client_id() == before
+    assert not connection.replaced()
+    client.close()
