@@ -141,7 +141,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Run a script of benchmarks/: ``./nox -s benchmark -- discovery [its options]``."""
-    session.install("packages/core[server]")
+    session.install("packages/core[server]", "packages/celery-adapter")
     _prefer_system_redis(session)
     name, *arguments = session.posargs or ["discovery"]
     session.run("python", f"benchmarks/{name}.py", *arguments)

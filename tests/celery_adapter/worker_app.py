@@ -4,6 +4,7 @@ It does not import vedette_celery: the ``celery`` command registers the schemes 
 the settings are all a worker needs.
 """
 
+import json
 import os
 
 from celery import Celery
@@ -13,6 +14,7 @@ from tests.survives_failover import record_execution
 app = Celery("vedette_tests")
 app.conf.update(
     broker_url=os.environ["VEDETTE_BROKER_URL"],
+    broker_transport_options=json.loads(os.environ.get("VEDETTE_BROKER_OPTIONS") or "{}"),
     result_backend=os.environ.get("VEDETTE_RESULT_BACKEND") or None,
     broker_connection_retry_on_startup=True,
     task_acks_late=os.environ.get("VEDETTE_ACKS_LATE") == "1",
