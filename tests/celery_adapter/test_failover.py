@@ -11,6 +11,7 @@ import gc
 from pathlib import Path
 
 import pytest
+from celery import chord, group
 
 import vedette
 from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
@@ -107,6 +108,10 @@ def test_results_are_stored_and_read_through_a_failover(
         assert_survived(report)
         assert [result.get(timeout=30) for result in results] == list(range(600))
         assert {result.state for result in results} == {"SUCCESS"}
+        # Groups and chords on the new master.
+        header = [app.signature("record", (number,)) for number in range(10)]
+        assert group(header).apply_async().get(timeout=30) == list(range(10))
+        assert chord(header)(app.signature("total")).get(timeout=30) == sum(range(10))
     finally:
         # Celery 5.3's AsyncResult.__del__ unsubscribes from the result's channel: let it run
         # now, while the cluster is up, not in a later test where it would wait for a master.

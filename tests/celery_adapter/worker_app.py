@@ -26,3 +26,9 @@ def record(number: int) -> int:
     """Note the run in the execution log; the result is the number."""
     record_execution(number)
     return number
+
+
+@app.task(name="total")  # type: ignore[untyped-decorator]  # Celery is untyped
+def total(numbers: list[int]) -> int:
+    """A chord's callback: the sum of its header's results."""
+    return sum(numbers)
