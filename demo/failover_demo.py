@@ -7,7 +7,9 @@ Sentinels for a planned failover. For each it reports when the Sentinels switche
 first write succeeded after that, how long writes paused, and how many acknowledged writes the
 new master does not have.
 
-Celery, Dramatiq and RQ workers join the demo as their adapters land.
+Then a real Celery worker on a ``redis-sentinel://`` broker goes through a kill -9 of the master
+while tasks stream in (demo/celery_workers.py). Dramatiq and RQ workers join the demo as their
+adapters land.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import argparse
 import logging
 from collections.abc import Callable
 from functools import partial
+
+import celery_workers
 
 import vedette
 from vedette.testing import SentinelCluster, SwitchClock, WriteLoop
@@ -68,8 +72,11 @@ def main() -> None:
     parser.add_argument(
         "--acks", type=int, default=1000, help="acknowledged writes before and after each fault"
     )
+    parser.add_argument("--tasks", type=int, default=1000, help="Celery tasks in the stream")
+    arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="  (log) %(name)s: %(message)s")
-    run(parser.parse_args().acks)
+    run(arguments.acks)
+    celery_workers.run(arguments.tasks)
 
 
 if __name__ == "__main__":

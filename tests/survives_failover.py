@@ -10,8 +10,10 @@ processes, and differ only in how work is sent and where it may be stranded:
    (`record_execution`, called by the framework's job function in the worker);
 4. wait until every acknowledged job has run, then count (`StreamReport`): producer errors,
    lost (acknowledged, never run), duplicated (run more than once), stranded (left in a queue or
-   an unacknowledged set, as the adapter's test counts them), and how long after Sentinel's
-   ``+switch-master`` the first job ran (consumption resuming).
+   an unacknowledged set, as the adapter's test counts them), how long after Sentinel's
+   ``+switch-master`` the first job ran (consumption resuming), and, in a planned failover,
+   every write the old master ran after the replica was promoted (`ServerWrites`: writes there
+   are discarded when the old master becomes a replica).
 
 The execution log is a file, not Redis: what is counted must not depend on the system under test.
 """
@@ -19,22 +21,29 @@ The execution log is a file, not Redis: what is counted must not depend on the s
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import redis
+
+from vedette import Address
 from vedette.testing import SentinelCluster, SwitchClock, wait_until
 
 __all__ = [
     "EXECUTION_LOG_VARIABLE",
     "FAULTS",
     "Fault",
+    "ServerWrites",
     "StreamReport",
     "WorkerProcess",
     "read_execution_log",
@@ -83,6 +92,8 @@ class StreamReport:
     """Monotonic time of the first ``+switch-master`` after the fault."""
     stranded: int = 0
     """Jobs left in queues or unacknowledged sets after the drain (the adapter's test counts)."""
+    written_to_old_master: list[str] = field(default_factory=list)
+    """In a planned failover: write commands the old master ran after the promotion."""
 
     @property
     def lost(self) -> list[int]:
@@ -103,10 +114,16 @@ class StreamReport:
 
     def summary(self) -> str:
         resumed = self.resumed_after_switch
+        old_master = (
+            f", {len(self.written_to_old_master)} writes to the old master after the promotion"
+            if self.fault == "failover"
+            else ""
+        )
         return (
             f"{self.fault}: sent {len(self.sent)}, producer errors {len(self.producer_errors)}, "
             f"lost {len(self.lost)}, duplicated {len(self.duplicated)}, stranded {self.stranded}, "
             f"resumed {'-' if resumed is None else f'{resumed * 1000:.0f} ms'} after the switch"
+            f"{old_master}"
         )
 
 
@@ -129,19 +146,56 @@ def run_stream(
     send; the caller then counts what is stranded and asserts on the report.
     """
     report = StreamReport(fault=fault)
-    interval = 1.0 / rate
-    thaw_at: float | None = None
-    with SwitchClock(cluster) as clock:
-        started = time.monotonic()
+    with ServerWrites(cluster, cluster.master_address()) as old_master:
+        with SwitchClock(cluster) as clock:
+            fault_at = _send(cluster, send, report, count, rate, thaw_after, old_master)
+            switched = [at for at in clock.switched_at.values() if at >= fault_at]
+            report.switched_at = min(switched) if switched else None
+        expected = set(report.sent)
+
+        def drained() -> bool:
+            return expected <= {number for number, _ in read_execution_log(log)}
+
+        with suppress(TimeoutError):  # what did not run is reported as lost
+            wait_until(drained, drain_timeout, "every acknowledged job to run")
+        report.runs = read_execution_log(log)
+        if fault == "failover":
+            new_master = cluster.wait_for_switch(60)
+            promoted = promoted_at(cluster, new_master)
+            report.written_to_old_master = [
+                f"{at - promoted:+.3f} s {command}"
+                for at, command in old_master.writes(cluster.client(new_master))
+                if at > promoted + 0.001  # the log's clock has milliseconds
+            ]
+    return report
+
+
+def _send(
+    cluster: SentinelCluster,
+    send: Callable[[int], object],
+    report: StreamReport,
+    count: int,
+    rate: float,
+    thaw_after: float,
+    old_master: ServerWrites,
+) -> float:
+    """The stream itself, with the fault half-way; the monotonic time of the fault.
+
+    A frozen master is thawed by a timer, not between sends: a client without a socket timeout
+    (kombu's ``sentinel://``) blocks in a send until the master answers.
+    """
+    fault_at = float("inf")
+    thaw = threading.Timer(thaw_after, cluster.thaw)
+    started = time.monotonic()
+    try:
         for number in range(count):
             if number == count // 2:
-                _inject(cluster, fault)
+                if report.fault == "failover":
+                    old_master.start()
+                _inject(cluster, report.fault)
                 fault_at = time.monotonic()
-                if fault == "freeze":
-                    thaw_at = fault_at + thaw_after
-            if thaw_at is not None and time.monotonic() >= thaw_at:
-                cluster.thaw()
-                thaw_at = None
+                if report.fault == "freeze":
+                    thaw.start()
             try:
                 send(number)
             except Exception as error:
@@ -150,21 +204,86 @@ def run_stream(
                 report.sent.append(number)
             # A steady pace from the start, not from the last send: a send that blocked through
             # the failover is followed by the jobs that were due meanwhile.
-            time.sleep(max(0.0, started + (number + 1) * interval - time.monotonic()))
-        if thaw_at is not None:
-            time.sleep(max(0.0, thaw_at - time.monotonic()))
-            cluster.thaw()
-        switched = [at for at in clock.switched_at.values() if at >= fault_at]
-        report.switched_at = min(switched) if switched else None
-    expected = set(report.sent)
+            time.sleep(max(0.0, started + (number + 1) * (1.0 / rate) - time.monotonic()))
+    finally:
+        if thaw.is_alive():
+            thaw.join()  # the stream ended before the thaw: the master comes back all the same
+    return fault_at
 
-    def drained() -> bool:
-        return expected <= {number for number, _ in read_execution_log(log)}
 
-    with suppress(TimeoutError):  # what did not run is reported as lost
-        wait_until(drained, drain_timeout, "every acknowledged job to run")
-    report.runs = read_execution_log(log)
-    return report
+class ServerWrites:
+    """The commands one Redis server runs, seen through ``MONITOR``, with the server's clock.
+
+    `start` subscribes; the monitor ends when the context exits or when the server drops it
+    (Sentinel's ``CLIENT KILL TYPE normal`` as it turns an old master into a replica: from then
+    on the server refuses writes anyway).
+    """
+
+    def __init__(self, cluster: SentinelCluster, address: Address) -> None:
+        pool = cluster.client(address).connection_pool
+        options = {**pool.connection_kwargs, "socket_timeout": None, "protocol": 2}
+        self._client = redis.Redis(
+            connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **options)
+        )
+        self._commands: list[tuple[float, str]] = []
+        self._monitor: Any = None
+        self._thread = threading.Thread(target=self._read, daemon=True, name="monitor")
+        self._subscribed = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._subscribed.wait(10)
+
+    def _read(self) -> None:
+        try:
+            with self._client.monitor() as monitor:
+                self._monitor = monitor
+                self._subscribed.set()
+                while True:
+                    entry = monitor.next_command()
+                    self._commands.append((float(entry["time"]), str(entry["command"])))
+        except (redis.RedisError, OSError, ValueError, AttributeError):
+            pass  # dropped by the server, or closed by __exit__
+        finally:
+            self._subscribed.set()
+
+    def writes(self, reference: redis.Redis) -> list[tuple[float, str]]:
+        """(server time, command) of every command ``reference`` flags as a write."""
+        names = {command.split(" ", 1)[0].lower() for _, command in self._commands}
+        table: dict[str, Any] = reference.command() if names else {}  # name -> its flags ...
+        writing = {name for name in names if "write" in _flags(table.get(name))}
+        return [(at, c[:80]) for at, c in self._commands if c.split(" ", 1)[0].lower() in writing]
+
+    def __enter__(self) -> ServerWrites:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._monitor is not None:
+            with suppress(Exception):
+                self._monitor.connection.disconnect()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self._client.close()
+
+
+def _flags(info: Any) -> set[str]:
+    flags = (info or {}).get("flags", [])
+    return {flag.decode() if isinstance(flag, bytes) else str(flag) for flag in flags}
+
+
+_LOG_LINE = re.compile(r"^\d+:\w (?P<at>\d+ \w+ \d+ [\d:.]+) [*#.-] (?P<message>.*)$")
+
+
+def promoted_at(cluster: SentinelCluster, address: Address) -> float:
+    """Unix time at which the Redis node at ``address`` was last made a master, from its log."""
+    promoted = [
+        datetime.strptime(match["at"], "%d %b %Y %H:%M:%S.%f").timestamp()  # local time
+        for line in cluster.log_file(address).read_text(errors="replace").splitlines()
+        if (match := _LOG_LINE.match(line)) and match["message"].startswith("MASTER MODE enabled")
+    ]
+    if not promoted:
+        raise AssertionError(f"{address}'s log does not show its promotion")
+    return promoted[-1]
 
 
 def _inject(cluster: SentinelCluster, fault: Fault) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,8 +18,10 @@ WorkerFactory = Callable[..., WorkerProcess]
 
 
 def celery_url(cluster: SentinelCluster, db: int = 0) -> str:
-    """The cluster's service as a Celery URL (``redis-sentinel://...``)."""
-    return cluster.url.replace("redis+sentinel://", "redis-sentinel://", 1) + f"/{db}"
+    """The cluster's service as a Celery URL (``redis-sentinel://``, ``rediss-`` with TLS)."""
+    url, _, query = cluster.url.partition("?")
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.replace('+', '-')}://{rest}/{db}" + (f"?{query}" if query else "")
 
 
 def producer_app(broker_url: str, result_backend: str | None = None) -> Celery:
@@ -40,7 +43,9 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
         pool: str = "prefork",
         concurrency: int = 2,
         result_backend: str = "",
+        options: dict[str, object] | None = None,
         acks_late: bool = False,
+        events: bool = False,
     ) -> WorkerProcess:
         name = f"worker{len(workers)}"
         worker = WorkerProcess(
@@ -61,12 +66,14 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
                 f"{name}@%h",
                 "--without-mingle",
                 "--without-gossip",
+                *(["--task-events"] if events else []),
             ],
             log=tmp_path / "executions.log",
             output=tmp_path / f"{name}.out",
             environment={
                 "VEDETTE_BROKER_URL": broker_url,
                 "VEDETTE_RESULT_BACKEND": result_backend,
+                "VEDETTE_BROKER_OPTIONS": json.dumps(options or {}),
                 "VEDETTE_ACKS_LATE": "1" if acks_late else "0",
             },
         )

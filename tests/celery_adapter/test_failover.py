@@ -1,33 +1,100 @@
 """Real ``celery worker`` processes on a real cluster through every fault (the shared harness).
 
 Each test streams 2,000 tasks over 20 s, breaks the master half-way, drains, and counts:
-producer errors, lost, duplicated and stranded tasks, and how soon after ``+switch-master``
-tasks ran again.
+producer errors, lost, duplicated and stranded tasks, results stored as anything but SUCCESS,
+writes to the old master after the promotion, and how soon after ``+switch-master`` tasks ran
+again; then checks that ``celery inspect ping`` and task events work on the new master.
 """
 
 from __future__ import annotations
 
 import gc
-from contextlib import suppress
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from celery import Celery, chord, group
 
 import vedette
 from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
-from tests.survives_failover import FAULTS, Fault, StreamReport, read_execution_log, run_stream
-from vedette.testing import ClusterFactory, SentinelCluster, WaitTimeout, wait_until
+from tests.survives_failover import (
+    FAULTS,
+    ROOT,
+    Fault,
+    StreamReport,
+    read_execution_log,
+    run_stream,
+)
+from vedette.testing import ClusterFactory, SentinelCluster, TLSFiles, WaitTimeout, wait_until
 
 
 def stranded(cluster: SentinelCluster) -> int:
     """Messages left in the default queue (every priority) or in ``unacked``, on the master."""
-    client = vedette.connect(cluster.url)
+    client = vedette.connect(cluster.config)
     try:
         queues = client.keys("celery*")
         return sum(client.llen(queue) for queue in queues) + client.hlen("unacked")
     finally:
         client.close()
+
+
+def stored_states(cluster: SentinelCluster, db: int = 1) -> Counter[str]:
+    """How many results of each state (SUCCESS, FAILURE ...) the backend's database holds."""
+    client = vedette.connect(replace(cluster.config, db=db))
+    try:
+        keys = list(client.scan_iter("celery-task-meta-*", count=1000))
+        values = client.mget(keys) if keys else []
+        return Counter(json.loads(value)["status"] for value in values if value is not None)
+    finally:
+        client.close()
+
+
+class TaskEvents:
+    """What Flower does: a receiver of task events, reconnecting on error; the tasks it saw."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.succeeded: set[int] = set()
+        self.errors: list[str] = []
+        self.receiver: Any = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._capture, daemon=True, name="events")
+
+    def _capture(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with self.app.connection_for_read() as connection:
+                    self.receiver = self.app.events.Receiver(
+                        connection, handlers={"task-succeeded": self._on_succeeded}
+                    )
+                    self.receiver.should_stop = self._stopping.is_set()
+                    self.receiver.capture(limit=None, timeout=None, wakeup=False)
+            except Exception as error:
+                self.errors.append(f"{type(error).__name__}: {error}")
+                self._stopping.wait(1)  # Flower's pause before it captures again
+
+    def _on_succeeded(self, event: dict[str, Any]) -> None:
+        self.succeeded.add(int(event["result"]))
+
+    @contextmanager
+    def running(self) -> Iterator[TaskEvents]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stopping.set()
+            if self.receiver is not None:
+                self.receiver.should_stop = True
+            self._thread.join(10)
 
 
 def stream_through(
@@ -54,6 +121,7 @@ def assert_survived(report: StreamReport, *, resume_within: float | None = None)
     assert report.lost == []
     assert report.duplicated == []
     assert report.stranded == 0
+    assert report.written_to_old_master == []
     if resume_within is not None:
         assert report.resumed_after_switch is not None
         assert report.resumed_after_switch < resume_within
@@ -67,12 +135,21 @@ def test_a_prefork_worker_survives(
     tmp_path: Path,
 ) -> None:
     url = celery_url(sentinel_cluster)
-    worker = celery_worker_factory(url)
+    worker = celery_worker_factory(url, result_backend=celery_url(sentinel_cluster, 1), events=True)
     app = producer_app(url)
-    report = stream_through(sentinel_cluster, app, fault, tmp_path / "executions.log")
-    assert worker.alive
-    assert_survived(report, resume_within=0.5 if fault == "kill" else None)
-    assert "worker0@" in str(app.control.inspect(timeout=5).ping())
+    with TaskEvents(app).running() as events:
+        wait_until(lambda: events.receiver is not None, 10, "the event receiver")
+        report = stream_through(sentinel_cluster, app, fault, tmp_path / "executions.log")
+        assert worker.alive
+        assert_survived(report, resume_within=0.5 if fault == "kill" else None)
+        assert stored_states(sentinel_cluster) == {"SUCCESS": len(set(report.sent))}
+        assert "worker0@" in str(app.control.inspect(timeout=5).ping())
+        # Task events reach a monitor again on the new master.
+        canaries = range(10_000, 10_020)
+        for number in canaries:
+            app.send_task("record", (number,))
+        wait_until(lambda: events.succeeded >= set(canaries), 30, "the canaries' events")
+    assert events.errors == []
 
 
 @pytest.mark.parametrize("pool", ["threads", "solo"])
@@ -135,3 +212,62 @@ def test_an_acknowledged_publish_survives_with_wait_replicas(
     app = producer_app(url)
     report = stream_through(cluster, app, "kill", tmp_path / "executions.log", count=1000)
     assert_survived(report)
+
+
+def test_a_prefork_worker_survives_kill_9_over_tls(
+    sentinel_cluster_factory: ClusterFactory,
+    celery_worker_factory: WorkerFactory,
+    tls_files: TLSFiles,
+    tmp_path: Path,
+) -> None:
+    cluster = sentinel_cluster_factory(tls=tls_files, password="s3cret")
+    url = celery_url(cluster)
+    assert url.startswith("rediss-sentinel://")
+    worker = celery_worker_factory(url, result_backend=celery_url(cluster, 1))
+    report = stream_through(cluster, producer_app(url), "kill", tmp_path / "executions.log")
+    assert worker.alive
+    assert_survived(report, resume_within=0.5)
+    assert stored_states(cluster) == {"SUCCESS": len(set(report.sent))}
+
+
+def test_celery_redis_sentinel_settings_work_unchanged(
+    sentinel_cluster: SentinelCluster, celery_worker_factory: WorkerFactory
+) -> None:
+    # celery-redis-sentinel's README: the URL gives only the database, the options the rest.
+    options: dict[str, object] = {
+        "sentinels": [(a.host, a.port) for a in sentinel_cluster.sentinel_addresses],
+        "service_name": sentinel_cluster.service_name,
+        "socket_timeout": 0.5,
+    }
+    broker, backend = "redis-sentinel://redis-sentinel:26379/0", "redis-sentinel://x:26379/1"
+    celery_worker_factory(broker, result_backend=backend, options=options)
+    app = producer_app(broker, backend)
+    app.conf.update(broker_transport_options=options, result_backend_transport_options=options)
+    result = app.send_task("record", (7,))
+    try:
+        assert result.get(timeout=30) == 7
+    finally:
+        del result
+        gc.collect()
+
+
+def test_the_celery_vedette_command_shows_the_broker_service(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "tests.celery_adapter.worker_app", "vedette"],
+        env={
+            **os.environ,
+            "VEDETTE_BROKER_URL": celery_url(sentinel_cluster),
+            "PYTHONPATH": str(ROOT),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert f"master {sentinel_cluster.master_address()}" in shown
+    replica = next(
+        a for a in sentinel_cluster.redis_addresses if a != sentinel_cluster.master_address()
+    )
+    assert f"replica {replica}" in shown

@@ -85,3 +85,27 @@ def test_the_schemes_are_known_to_kombu_and_celery() -> None:
 def test_a_bad_broker_url_fails_when_the_connection_is_made() -> None:
     with pytest.raises(vedette.ConfigurationError, match="broker_transport_options"):
         Connection(URL, transport_options={"nonsense": 1}).transport  # noqa: B018
+
+
+def test_celery_redis_sentinel_settings_are_read_as_it_read_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Its README: the URL's host is a placeholder, its path the database; the options the rest.
+    options = {
+        "sentinels": [("192.168.1.1", 26379), ("192.168.1.2", 26379), ("192.168.1.3", 26379)],
+        "service_name": "master",
+        "socket_timeout": 0.1,
+    }
+    url = "redis-sentinel://:s3cret@redis-sentinel:26379/1"
+    with caplog.at_level("WARNING"):
+        config = split(url, options).config
+        split(url, options)
+    assert [str(a) for a in config.sentinels] == [f"192.168.1.{i}:26379" for i in (1, 2, 3)]
+    assert (config.service_name, config.db, config.password) == ("master", 1, "s3cret")
+    assert config.socket_timeout == 0.1
+    [warning] = caplog.messages  # once per URL
+    assert "'redis-sentinel:26379' is not used" in warning
+    assert "s3cret" not in warning
+    # A URL that names its service is read as written, whatever the options add.
+    with pytest.raises(vedette.ConfigurationError, match="different values"):
+        split("redis-sentinel://10.0.0.1:26379/other/1", options)

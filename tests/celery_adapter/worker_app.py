@@ -11,11 +11,14 @@ from celery import Celery
 
 from tests.survives_failover import record_execution
 
+# The same transport options for the broker and the results, as celery-redis-sentinel's README.
+options = json.loads(os.environ.get("VEDETTE_BROKER_OPTIONS") or "{}")
 app = Celery("vedette_tests")
 app.conf.update(
     broker_url=os.environ["VEDETTE_BROKER_URL"],
-    broker_transport_options=json.loads(os.environ.get("VEDETTE_BROKER_OPTIONS") or "{}"),
+    broker_transport_options=options,
     result_backend=os.environ.get("VEDETTE_RESULT_BACKEND") or None,
+    result_backend_transport_options=options,
     broker_connection_retry_on_startup=True,
     task_acks_late=os.environ.get("VEDETTE_ACKS_LATE") == "1",
 )

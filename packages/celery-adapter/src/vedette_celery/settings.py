@@ -16,17 +16,28 @@ sorts them:
 kombu splits a URL scheme at ``+`` (``redis+sentinel://`` would select kombu's own ``sentinel``
 transport), so Celery's schemes use a hyphen: ``redis-sentinel://`` and ``rediss-sentinel://``
 (TLS). Everything else in the URL is the core's ``redis+sentinel://`` form.
+
+celery-redis-sentinel's settings also work unchanged: its URL carried only the database
+(``redis-sentinel://redis-sentinel:26379/0``, the host unused) and its transport options the
+Sentinels and the service name (``sentinels``, ``service_name``). When the options name both and
+the URL's path is only a database number, `split` reads them that way, and logs once that the
+URL's host is not used.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
+from urllib.parse import quote
 
 from vedette import ConfigurationError, SentinelConfig
 
 __all__ = ["SCHEMES", "CelerySettings", "split"]
+
+_log = logging.getLogger(__name__)
 
 #: Celery's URL schemes for a Sentinel service, and the core's scheme each one stands for.
 SCHEMES = {"redis-sentinel": "redis+sentinel", "rediss-sentinel": "rediss+sentinel"}
@@ -141,7 +152,10 @@ def split(
         ConfigurationError: The URL is malformed, an option is unknown, or the URL and the
             options disagree; the message names the setting as the user wrote it.
     """
-    from_url = _read_url(url, url_setting)
+    seed = _seed_form(url, options or {}, url_setting, options_setting)
+    from_url = _read_url(url if seed is None else seed[0], url_setting)
+    if seed is not None:
+        from_url = replace(from_url, sentinels=seed[1])
     sentinel: dict[str, Any] = {}
     pool: dict[str, Any] = {}
     framework: dict[str, Any] = {}
@@ -168,6 +182,46 @@ def split(
             )
     config = _merge(from_url, sentinel, url_setting, options_setting)
     return CelerySettings(config=config, pool_options=pool, framework_options=framework)
+
+
+# celery-redis-sentinel's URL: scheme and an unused host, then only the database.
+_DATABASE_ONLY = re.compile(r"^(?P<head>[^/?#]+://[^/?#]*)/(?P<db>[0-9]+)/?(?P<tail>[?#].*)?$")
+_seed_urls_logged: set[str] = set()
+
+
+def _seed_form(
+    url: object, options: Mapping[str, Any], url_setting: str, options_setting: str
+) -> tuple[str, Any] | None:
+    """For celery-redis-sentinel's settings: the URL with the options' service, their Sentinels.
+
+    None unless the URL's path is only a database and the options name the Sentinels and the
+    service (``sentinels`` with ``service_name`` or kombu's ``master_name``).
+    """
+    if not isinstance(url, str) or (match := _DATABASE_ONLY.match(url)) is None:
+        return None
+    named = {key.lower(): value for key, value in options.items() if isinstance(key, str)}
+    service = named.get("service_name", named.get("master_name"))
+    if "sentinels" not in named or not isinstance(service, str):
+        return None
+    try:
+        sentinels = SentinelConfig.from_mapping(
+            {"sentinels": named["sentinels"], "service_name": service}
+        ).sentinels
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{options_setting}: {error.setting}", error.problem) from None
+    host = match["head"].partition("://")[2].rpartition("@")[2]  # never the credentials
+    if url_setting + host not in _seed_urls_logged:
+        _seed_urls_logged.add(url_setting + host)
+        _log.warning(
+            "%s has celery-redis-sentinel's form (only a database): the Sentinels and the service "
+            "come from %s, and the URL's host %r is not used; "
+            "redis-sentinel://host1:26379,host2:26379/service_name/db says it all in the URL",
+            url_setting,
+            options_setting,
+            host,
+        )
+    rewritten = f"{match['head']}/{quote(service, safe='')}/{match['db']}{match['tail'] or ''}"
+    return rewritten, sentinels
 
 
 def _read_url(url: str, setting: str) -> SentinelConfig:

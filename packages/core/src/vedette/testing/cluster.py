@@ -252,6 +252,10 @@ class SentinelCluster:
             if node.process is not None and node.running
         )
 
+    def log_file(self, address: Address) -> Path:
+        """The log file of the Redis node or Sentinel at ``address``."""
+        return self._node_at(address).log_file
+
     def client(self, address: Address | None = None) -> redis.Redis:
         """A plain (not Sentinel-aware) client for one Redis node; default: the current master."""
         node = self._node_at(address or self.master_address())
