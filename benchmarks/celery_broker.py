@@ -38,10 +38,12 @@ from celery import Celery  # noqa: E402
 import vedette  # noqa: E402
 import vedette_celery  # noqa: E402
 from tests.survives_failover import (  # noqa: E402
+    FAULT_TABLE_HEADER,
     FAULTS,
     Fault,
     StreamReport,
     WorkerProcess,
+    fault_table_row,
     read_execution_log,
     run_stream,
     running,
@@ -49,7 +51,6 @@ from tests.survives_failover import (  # noqa: E402
 from vedette.testing import SentinelCluster, wait_until  # noqa: E402
 
 WORKER = [sys.executable, "-m", "celery", "-A", "tests.celery_adapter.worker_app", "worker"]
-FAULT_NAMES = {"kill": "kill -9", "failover": "planned failover", "freeze": "frozen master"}
 WORKER_OPTIONS = ["-c", "2", "--loglevel", "info", "--without-mingle", "--without-gossip"]
 
 # URL and transport options for each transport, given the cluster and the database.
@@ -164,26 +165,14 @@ def main() -> None:
     )
     arguments = parser.parse_args()
 
-    print(
-        "| fault | transport | producer errors | ran again after switch | lost | duplicated "
-        "| stranded | wrong results | writes to the old master after promotion |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(FAULT_TABLE_HEADER)
     for fault in arguments.faults:
         for label, broker in [
             ("vedette-celery", vedette_broker),
             ("kombu sentinel://", kombu_sentinel_broker),
         ]:
             report, wrong = through_fault(broker, fault)
-            resumed = report.resumed_after_switch
-            shown = "never" if resumed is None else f"{resumed * 1000:.0f} ms"
-            old = len(report.written_to_old_master) if fault == "failover" else "-"
-            print(
-                f"| {FAULT_NAMES[fault]} | {label} | {len(report.producer_errors)} | {shown} | "
-                f"{len(report.lost)} | {len(report.duplicated)} | {report.stranded} | {wrong} "
-                f"| {old} |",
-                flush=True,
-            )
+            print(fault_table_row(report, label, wrong), flush=True)
 
     rates: dict[str, list[float]] = {"vedette-celery": [], "redis://": []}
     with SentinelCluster() as cluster:

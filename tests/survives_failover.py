@@ -42,10 +42,13 @@ from vedette.testing import SentinelCluster, SwitchClock, wait_until
 __all__ = [
     "EXECUTION_LOG_VARIABLE",
     "FAULTS",
+    "FAULT_TABLE_HEADER",
     "Fault",
     "ServerWrites",
     "StreamReport",
     "WorkerProcess",
+    "assert_survived",
+    "fault_table_row",
     "read_execution_log",
     "record_execution",
     "run_stream",
@@ -125,6 +128,39 @@ class StreamReport:
             f"resumed {'-' if resumed is None else f'{resumed * 1000:.0f} ms'} after the switch"
             f"{old_master}"
         )
+
+
+def assert_survived(report: StreamReport, *, resume_within: float | None = None) -> None:
+    """Nothing lost, repeated, stranded or written to the old master; no producer error."""
+    print(report.summary())
+    assert report.producer_errors == []
+    assert report.lost == []
+    assert report.duplicated == []
+    assert report.stranded == 0
+    assert report.written_to_old_master == []
+    if resume_within is not None:
+        assert report.resumed_after_switch is not None
+        assert report.resumed_after_switch < resume_within
+
+
+FAULT_TABLE_HEADER = (
+    "| fault | peer | producer errors | ran again after switch | lost | duplicated | stranded "
+    "| wrong results | writes to the old master after promotion |\n"
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+)
+_FAULT_NAMES = {"kill": "kill -9", "failover": "planned failover", "freeze": "frozen master"}
+
+
+def fault_table_row(report: StreamReport, peer: str, wrong_results: int) -> str:
+    """A benchmark's row of `FAULT_TABLE_HEADER` for one peer through one fault."""
+    resumed = report.resumed_after_switch
+    shown = "never" if resumed is None else f"{resumed * 1000:.0f} ms"
+    old = len(report.written_to_old_master) if report.fault == "failover" else "-"
+    return (
+        f"| {_FAULT_NAMES[report.fault]} | {peer} | {len(report.producer_errors)} | {shown} | "
+        f"{len(report.lost)} | {len(report.duplicated)} | {report.stranded} | {wrong_results} "
+        f"| {old} |"
+    )
 
 
 def run_stream(

@@ -88,8 +88,8 @@ def test_a_master_switch_ends_the_pause_at_once(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(vedette.retry, "master_switched", signal)
     calls: list[float] = []
     # A long backoff: only the switch signal can make the second attempt come quickly.
+    started = time.monotonic()  # before the timer starts: it rings 0.3 s after this at least
     threading.Timer(0.3, signal.notify).start()
-    started = time.monotonic()
     with pytest.raises(FailoverTimeout):
         vedette.retry.retry_after(
             redis.ConnectionError("down"),
