@@ -7,9 +7,9 @@ Sentinels for a planned failover. For each it reports when the Sentinels switche
 first write succeeded after that, how long writes paused, and how many acknowledged writes the
 new master does not have.
 
-Then a real Celery worker on a ``redis-sentinel://`` broker goes through a kill -9 of the master
-while tasks stream in (demo/celery_workers.py). Dramatiq and RQ workers join the demo as their
-adapters land.
+Then a real Celery worker (``redis-sentinel://`` broker) and a real Dramatiq worker
+(``SentinelBroker``) each go through a kill -9 of the master while jobs stream in
+(demo/worker_streams.py). RQ workers join the demo as their adapter lands.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
-import celery_workers
+import worker_streams
 
 import vedette
 from vedette.testing import SentinelCluster, SwitchClock, WriteLoop
@@ -72,11 +72,12 @@ def main() -> None:
     parser.add_argument(
         "--acks", type=int, default=1000, help="acknowledged writes before and after each fault"
     )
-    parser.add_argument("--tasks", type=int, default=1000, help="Celery tasks in the stream")
+    parser.add_argument("--jobs", type=int, default=1000, help="jobs in each framework's stream")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="  (log) %(name)s: %(message)s")
     run(arguments.acks)
-    celery_workers.run(arguments.tasks)
+    worker_streams.celery(arguments.jobs)
+    worker_streams.dramatiq(arguments.jobs)
 
 
 if __name__ == "__main__":

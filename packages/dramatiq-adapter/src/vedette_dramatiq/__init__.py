@@ -1,6 +1,22 @@
-"""Redis Sentinel failover safety for Dramatiq (middleware, broker and periodic dispatch).
+"""Redis Sentinel failover safety for Dramatiq.
 
-Not yet implemented: this package only reserves the name and declares its dependencies.
+- `SentinelBroker(url=...)`: Dramatiq's `RedisBroker` on the master a Sentinel service names,
+  through every failover (``redis+sentinel://`` URL or a `vedette.SentinelConfig`);
+- `SentinelMiddleware(...)`: dramatiq-sentinel's middleware, for a plain `RedisBroker`;
+- `SentinelResultBackend(url=...)`: Dramatiq's Redis result backend on the same service.
+
+Both keep Dramatiq's Redis layout; see docs/dramatiq.md.
 """
 
-__all__: list[str] = []
+from vedette_dramatiq.broker import SentinelBroker
+from vedette_dramatiq.consumer import SentinelConsumer
+from vedette_dramatiq.middleware import NotARedisBroker, SentinelMiddleware
+from vedette_dramatiq.results import SentinelResultBackend
+
+__all__ = [
+    "NotARedisBroker",
+    "SentinelBroker",
+    "SentinelConsumer",
+    "SentinelMiddleware",
+    "SentinelResultBackend",
+]

@@ -1,0 +1,110 @@
+"""The demo's framework part: real Celery and Dramatiq workers on Sentinel, through kill -9.
+
+Each worker runs the app its adapter's tests use (tests/celery_adapter/worker_app.py,
+tests/dramatiq_adapter/worker_app.py: the job notes each run in a file) and the stream is the one
+every adapter's tests use (tests/survives_failover.py): jobs sent at a steady pace, the master
+killed half-way, then counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the harness and the workers' apps live in tests/
+
+from celery import Celery  # noqa: E402
+
+import vedette  # noqa: E402
+import vedette_celery  # noqa: E402
+from tests.dramatiq_adapter.queues import left_over, message  # noqa: E402
+from tests.survives_failover import StreamReport, WorkerProcess, run_stream, running  # noqa: E402
+from vedette.testing import SentinelCluster, wait_until  # noqa: E402
+from vedette_dramatiq import SentinelBroker  # noqa: E402
+
+
+def celery(tasks: int) -> None:
+    print(
+        f"\nCelery: a fresh cluster, a `celery worker` (prefork, 2 processes) on a "
+        f"redis-sentinel:// broker,\n{tasks} tasks at 100/s, kill -9 of the master half-way ..."
+    )
+    with SentinelCluster(service_name="demo") as cluster, tempfile.TemporaryDirectory() as name:
+        url = cluster.url.replace("redis+sentinel://", "redis-sentinel://", 1) + "/0"
+        print(f"  broker_url       {url}")
+        command = ["-A", "tests.celery_adapter.worker_app", "worker", "-c", "2"]
+        options = ["--loglevel", "warning", "--without-mingle", "--without-gossip"]
+        worker = _worker(["celery", *command, *options], {"VEDETTE_BROKER_URL": url}, name)
+        with running(worker):
+            vedette_celery.register()
+            app = Celery("demo", set_as_current=False)
+            app.conf.broker_url = url
+            report = _stream(cluster, lambda n: app.send_task("record", (n,)), tasks, 100, name)
+            app.close()
+            alive = worker.alive
+        client = vedette.connect(cluster.url)
+        left = sum(client.llen(key) for key in client.keys("celery*")) + client.hlen("unacked")
+        client.close()
+        _quiet_teardown()
+    _print(report, "tasks", f"{left} left in the queue or unacked", alive)
+
+
+def dramatiq(messages: int) -> None:
+    print(
+        f"\nDramatiq: a fresh cluster, a `dramatiq` worker (1 process, 4 threads) on a "
+        f"SentinelBroker,\n{messages} messages at 150/s, kill -9 of the master half-way ..."
+    )
+    with SentinelCluster(service_name="demo") as cluster, tempfile.TemporaryDirectory() as name:
+        print(f"  url              {cluster.url}")
+        command = ["dramatiq", "tests.dramatiq_adapter.worker_app", "--processes", "1"]
+        worker = _worker([*command, "--threads", "4"], {"VEDETTE_URL": cluster.url}, name)
+        with running(worker):
+            broker = SentinelBroker(config=cluster.config, middleware=[])
+            report = _stream(cluster, lambda n: broker.enqueue(message(n)), messages, 150, name)
+            broker.client.close()
+            alive = worker.alive
+        left = sum(left_over(cluster).values())
+        _quiet_teardown()
+    _print(report, "messages", f"{left} left in queues or acknowledgement sets", alive)
+
+
+def _worker(command: list[str], environment: dict[str, str], directory: str) -> WorkerProcess:
+    return WorkerProcess(
+        [sys.executable, "-m", *command],
+        log=Path(directory) / "executions.log",
+        output=Path(directory) / "worker.out",
+        environment=environment,
+    )
+
+
+def _stream(
+    cluster: SentinelCluster, send: Callable[[int], object], count: int, rate: float, name: str
+) -> StreamReport:
+    log = Path(name) / "executions.log"
+    send(-1)  # the first job tells when the worker is consuming
+    wait_until(log.exists, 60, "the worker to run a first job")
+    return run_stream(cluster, send, fault="kill", log=log, count=count, rate=rate)
+
+
+def _quiet_teardown() -> None:
+    # The producer's pool outlives this cluster: its watcher would report every Sentinel it
+    # loses as the cluster stops.
+    logging.getLogger("vedette").setLevel(logging.ERROR)
+
+
+def _print(report: StreamReport, jobs: str, left: str, alive: bool) -> None:
+    logging.getLogger("vedette").setLevel(logging.WARNING)
+    resumed = report.resumed_after_switch
+    print(f"  producer errors  {len(report.producer_errors)} (sends blocked, not raised)")
+    print(
+        f"  {jobs:<16} {len(report.sent)} sent, {len(report.lost)} lost, "
+        f"{len(report.duplicated)} ran twice, {left}"
+    )
+    print(
+        "  ran again        "
+        + ("never" if resumed is None else f"{resumed * 1000:.0f} ms after +switch-master")
+        + f"; the worker {'kept running' if alive else 'EXITED'}"
+    )

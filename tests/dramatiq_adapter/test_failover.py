@@ -1,0 +1,80 @@
+"""Real ``dramatiq`` worker processes on a real cluster through every fault (the shared harness).
+
+Each test streams 2,000 messages at 150 per second to 1 worker process with 4 threads, breaks
+the master half-way, drains, and counts: producer errors, lost, duplicated, what is left in
+queues, ``.msgs`` hashes and acknowledgement sets, writes to the old master after the promotion,
+and how soon after ``+switch-master`` messages ran again; then a canary batch must run. Both ways
+of following the service pass: `SentinelBroker`, and `SentinelMiddleware` on a plain
+`RedisBroker`.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+
+from tests.dramatiq_adapter.conftest import MODES, WorkerFactory
+from tests.dramatiq_adapter.queues import left_over, message, stored_results
+from tests.survives_failover import (
+    FAULTS,
+    Fault,
+    StreamReport,
+    assert_survived,
+    read_execution_log,
+    run_stream,
+)
+from vedette.testing import SentinelCluster, WaitTimeout, wait_until
+from vedette_dramatiq import SentinelBroker
+
+
+def stream_through(
+    cluster: SentinelCluster, broker: SentinelBroker, fault: Fault, log: Path, count: int = 2000
+) -> StreamReport:
+    """The harness's stream at 150/s; then the queues drained, and what is left."""
+    report = run_stream(
+        cluster,
+        lambda number: broker.enqueue(message(number)),
+        fault=fault,
+        log=log,
+        count=count,
+        rate=150,
+    )
+    with suppress(WaitTimeout):  # what is left is counted
+        wait_until(lambda: not left_over(cluster), 10, "the queues to empty")
+    report.runs = read_execution_log(log)  # a message delivered twice has run by now
+    report.stranded = sum(left_over(cluster).values())
+    return report
+
+
+def run_canaries(broker: SentinelBroker, log: Path) -> None:
+    """A batch sent after the failover runs."""
+    canaries = set(range(10_000, 10_020))
+    for number in canaries:
+        broker.enqueue(message(number))
+    wait_until(
+        lambda: canaries <= {number for number, _ in read_execution_log(log)}, 30, "the canaries"
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_worker_survives(
+    fault: Fault,
+    mode: str,
+    sentinel_cluster: SentinelCluster,
+    dramatiq_worker_factory: WorkerFactory,
+    tmp_path: Path,
+) -> None:
+    worker = dramatiq_worker_factory(sentinel_cluster, mode=mode)
+    broker = SentinelBroker(config=sentinel_cluster.config)
+    log = tmp_path / "executions.log"
+    report = stream_through(sentinel_cluster, broker, fault, log)
+    assert worker.alive
+    assert_survived(report, resume_within=0.5 if fault == "kill" else None)
+    # Every result stored once, on the new master (through SentinelResultBackend, or through
+    # the Results middleware's backend that SentinelMiddleware re-pointed).
+    wait_until(lambda: len(stored_results(sentinel_cluster)) >= len(report.sent), 10, "results")
+    assert stored_results(sentinel_cluster) == report.sent
+    run_canaries(broker, log)

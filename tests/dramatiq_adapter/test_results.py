@@ -1,0 +1,35 @@
+"""Results through a failover: a client waiting on a result gets it from the new master."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from dramatiq import Message
+
+from tests.dramatiq_adapter.conftest import WorkerFactory
+from vedette.testing import SentinelCluster, wait_until
+from vedette_dramatiq import SentinelBroker, SentinelResultBackend
+
+
+def test_a_wait_for_a_result_goes_on_through_a_kill_9(
+    sentinel_cluster: SentinelCluster, dramatiq_worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    dramatiq_worker_factory(sentinel_cluster)
+    broker = SentinelBroker(config=sentinel_cluster.config, middleware=[])
+    backend = SentinelResultBackend(config=replace(sentinel_cluster.config, db=1))
+    # Delayed: the worker holds it in memory through the failover, then enqueues and runs it.
+    message: Message[Any] = broker.enqueue(Message("default", "record", (7,), {}, {}), delay=5000)
+    got: list[Any] = []
+    waiting = threading.Thread(
+        target=lambda: got.append(backend.get_result(message, block=True, timeout=60_000))
+    )
+    waiting.start()
+    wait_until(lambda: tmp_path.joinpath("worker0.out").exists(), 5, "the worker's output")
+    sentinel_cluster.kill_master()
+    sentinel_cluster.wait_for_switch(60)
+    waiting.join(60)
+    assert got == [7]
+    assert backend.get_result(message) == 7  # readable afterwards

@@ -1,0 +1,58 @@
+"""The Dramatiq app the failover tests run in real ``dramatiq`` worker processes.
+
+``VEDETTE_DRAMATIQ_MODE`` picks how the broker follows the Sentinel service:
+
+- ``broker``: ``SentinelBroker(url=VEDETTE_URL)``;
+- ``middleware``: a plain ``RedisBroker`` with dramatiq-sentinel's configuration given to
+  ``SentinelMiddleware`` (the plain broker points at a closed port: anything the middleware failed
+  to switch over would fail loudly, never reach another Redis);
+- for benchmarks/dramatiq_broker.py, the peers: ``master_for``, a ``RedisBroker`` on redis-py's
+  ``Sentinel(...).master_for(...)``, and ``plain``, a ``RedisBroker`` on ``VEDETTE_REDIS_URL``.
+"""
+
+import dataclasses
+import os
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.results import Results
+from dramatiq.results.backends.redis import RedisBackend
+
+import vedette
+from tests.survives_failover import record_execution
+from vedette_dramatiq import SentinelBroker, SentinelMiddleware, SentinelResultBackend
+
+config = vedette.SentinelConfig.from_url(os.environ["VEDETTE_URL"])
+mode = os.environ.get("VEDETTE_DRAMATIQ_MODE", "broker")
+broker: RedisBroker
+if mode == "broker":
+    broker = SentinelBroker(config=config)
+    results: RedisBackend = SentinelResultBackend(config=dataclasses.replace(config, db=1))
+elif mode == "master_for":
+    sentinel = redis.Sentinel([(a.host, a.port) for a in config.sentinels])
+    broker = RedisBroker(client=sentinel.master_for(config.service_name))
+    results = RedisBackend(client=sentinel.master_for(config.service_name, db=1))
+elif mode == "plain":
+    broker = RedisBroker(url=os.environ["VEDETTE_REDIS_URL"])
+    results = RedisBackend(url=os.environ["VEDETTE_REDIS_URL"].rsplit("/", 1)[0] + "/1")
+else:
+    broker = RedisBroker(url="redis://127.0.0.1:9/0")
+    results = RedisBackend(url="redis://127.0.0.1:9/1")
+    broker.add_middleware(
+        SentinelMiddleware(
+            sentinels=[(address.host, address.port) for address in config.sentinels],
+            service_name=config.service_name,
+            socket_timeout=0.5,
+            periodic_master_check=60.0,
+        )
+    )
+broker.add_middleware(Results(backend=results))
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor(queue_name="default", max_retries=0, store_results=True)
+def record(number: int) -> int:
+    """Note the run in the execution log; the result is the number."""
+    record_execution(number)
+    return number
