@@ -94,23 +94,30 @@ def tests(session: nox.Session) -> None:
 def lowest(session: nox.Session) -> None:
     """The test suite with the lowest versions the packages declare they support.
 
-    The core and the Dramatiq adapter first (redis-py 5.0, dramatiq 1.16); then every package,
-    as the Celery adapter needs a newer redis-py (kombu 5.7: 6.4).
+    The core with the Dramatiq and RQ adapters first (redis-py 5.0, dramatiq 1.16, rq 2.0); then
+    every package, as the Celery adapter needs a newer redis-py (kombu 5.7: 6.4).
     """
-    # The core with the Dramatiq adapter: redis-py 5.0, dramatiq 1.16.
+    # The core with the Dramatiq and RQ adapters: redis-py 5.0, dramatiq 1.16, rq 2.0.
     lowest = ("--resolution=lowest-direct", "-e", "packages/core[server]")
-    session.install(*lowest, "-e", "packages/dramatiq-adapter", *GROUPS["test"])
+    adapters = ("-e", "packages/dramatiq-adapter", "-e", "packages/rq-adapter")
+    session.install(*lowest, *adapters, *GROUPS["test"])
     _prefer_system_redis(session)
     # Known, not yet found: on redis-py before 8 (redis-py 5.0 here, 6.4 below) a TLS socket is
     # sometimes left for the garbage collector to close, whose warning then fails whichever test
     # it lands in (about one run in four). Only that warning is ignored, and only here.
     unclosed_tls = ["-W", "ignore:unclosed <ssl.SSLSocket:ResourceWarning"]
-    first = ["tests/core", "tests/chaos", "tests/dramatiq_adapter"]
+    first = ["tests/core", "tests/chaos", "tests/dramatiq_adapter", "tests/rq_adapter"]
     session.run("pytest", *PYTEST_ARGS, *unclosed_tls, *first, *session.posargs)
     # Every package: kombu 5.7 needs redis-py 6.4; celery 5.3.
     _install_packages(session, "--resolution=lowest-direct")
-    adapters = ["tests/contract", "tests/celery_adapter"]
-    session.run("pytest", *PYTEST_ARGS, *unclosed_tls, *adapters, *session.posargs)
+    session.run(
+        "pytest",
+        *PYTEST_ARGS,
+        *unclosed_tls,
+        "tests/contract",
+        "tests/celery_adapter",
+        *session.posargs,
+    )
 
 
 @nox.session

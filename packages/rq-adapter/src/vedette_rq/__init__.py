@@ -1,6 +1,13 @@
-"""Redis Sentinel failover safety for RQ (connection, worker, CLI use and periodic dispatch).
+"""Redis Sentinel failover safety for RQ.
 
-Not yet implemented: this package only reserves the name and declares its dependencies.
+So far: `connect` (a client that follows the master) and `Redis` (a connection class whose
+``from_url`` reads ``redis+sentinel://`` URLs, for RQ's command line). The worker classes, the
+scheduler's restart and periodic dispatch are still to come.
 """
 
-__all__: list[str] = []
+from vedette_rq.connection import Redis, connect
+
+__all__ = [
+    "Redis",
+    "connect",
+]
