@@ -25,6 +25,7 @@ from vedette import FailoverWatcher, MasterSwitched, PromotionStarted
 from vedette.testing import (
     ClusterFactory,
     SentinelCluster,
+    SwitchClock,
     WriteLoop,
     capture_events,
     unresponsive_address,
@@ -274,4 +275,48 @@ def test_a_child_forked_during_a_promotion_writes_once_it_ends(
     assert isinstance(took, float)
     assert took < 10  # not the 30 s of retry_deadline
     assert sentinel_cluster.client(switch.new).get("k") == b"child"
+    client.close()
+
+
+@pytest.mark.parametrize("fault", ["kill", "freeze"])
+def test_a_child_moves_to_the_new_master_as_soon_as_its_parent_hears_of_it(
+    sentinel_cluster: SentinelCluster, fault: str
+) -> None:
+    # Pauses and socket timeouts far longer than a failover: only noticing the parent's view of
+    # the switch makes the child's command finish soon after it. A killed master refuses the
+    # child's connections (a retry pause follows each); a frozen one leaves its read waiting.
+    url = sentinel_cluster.url + "?min_backoff=10&max_backoff=10&socket_timeout=20"
+    client = vedette.connect(url)
+    client.set("k", "before")
+    go = threading.Event()
+
+    def child() -> float:
+        client.set("k", "warm")  # the child's own connection, to the master
+        os.kill(os.getppid(), signal.SIGUSR1)  # the parent breaks the master now
+        time.sleep(0.2)  # the fault lands while the child is idle or mid-command
+        client.set("k", "child")
+        return time.monotonic()
+
+    def fault_now() -> None:
+        go.wait(30)
+        if fault == "kill":
+            sentinel_cluster.kill_master()
+        else:
+            sentinel_cluster.freeze_master()
+
+    previous = signal.signal(signal.SIGUSR1, lambda *_: go.set())
+    try:
+        with SwitchClock(sentinel_cluster) as clock:
+            thread = threading.Thread(target=fault_now)
+            thread.start()
+            done = in_child(child, timeout=60)
+            thread.join(10)
+            new = sentinel_cluster.wait_for_switch(30)
+            wait_until(lambda: str(new) in clock.switched_at, 10, "the switch to be clocked")
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        sentinel_cluster.thaw()
+    assert isinstance(done, float)
+    assert done - clock.switched_at[str(new)] < 1.0  # not the 10 s pause, nor 20 s of timeout
+    assert sentinel_cluster.client(new).get("k") == b"child"
     client.close()

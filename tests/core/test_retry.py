@@ -102,6 +102,31 @@ def test_a_master_switch_ends_the_pause_at_once(monkeypatch: pytest.MonkeyPatch)
     assert 0.3 <= calls[0] - started < 0.8  # without the signal: not before 10 s
 
 
+def test_a_lost_reply_is_retried_only_for_an_idempotent_call() -> None:
+    lost = vedette.OutcomeUnknownError("reply lost", command="EVALSHA")
+    calls: list[float] = []
+    with pytest.raises(vedette.OutcomeUnknownError):
+        ensure_call(failing(1, lost, calls), 1)
+    assert len(calls) == 1
+    calls.clear()
+    assert ensure_call(failing(2, lost, calls), 7, idempotent=True) == 7
+    assert len(calls) == 3
+
+    once = failing(1, lost, [])
+
+    @ensured(idempotent=True)
+    def script(value: int) -> int:
+        return once(value)
+
+    assert script(3) == 3
+
+
+def test_an_endless_deadline_keeps_trying() -> None:
+    calls: list[float] = []
+    assert ensure_call(failing(3, redis.ConnectionError("down"), calls), 5, deadline=float("inf"))
+    assert len(calls) == 4
+
+
 def test_decorator_forms() -> None:
     calls: list[float] = []
     flaky = failing(1, redis.TimeoutError("slow"), calls)

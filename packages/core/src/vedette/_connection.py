@@ -72,6 +72,9 @@ _SPECIAL = frozenset(
 # What redis.Redis(**kwargs) dials before any master is known: it fails loudly, by name.
 UNKNOWN_MASTER = Address("vedette-master-not-known-yet.invalid", 6379)
 
+# How often a forked child's connection, waiting for a reply, looks for a master switch.
+_CHILD_POLL = 0.05
+
 
 def config_from(url_or_config: str | SentinelConfig) -> SentinelConfig:
     """The config given, or parsed from a ``redis+sentinel://`` URL."""
@@ -285,11 +288,31 @@ class SentinelConnection(Connection):
         """Read a reply: wait on while the server is still in charge; say when it is lost."""
         sock: socket.socket | None = self._sock  # per reply: kept lean, pipelines read many
         try:
+            if self._service is not None and self._service.watcher.follows_parent:
+                self._await_reply(sock, kwargs)
             return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
         except redis.ResponseError:
             raise  # an error reply: the connection is fine
         except BaseException as error:
             return self._read_failed(error, sock, disable_decoding, disconnect_on_error, kwargs)
+
+    def _await_reply(self, sock: socket.socket | None, read_options: dict[str, Any]) -> None:
+        """In a forked child, wait for the reply in slices, looking for a master switch.
+
+        Nothing cuts a child's sockets when the master switches (its parent's watcher cannot
+        reach them), so a command waiting on a frozen or cut-off master would wait its whole
+        ``socket_timeout`` before noticing. Raises as redis-py's read would after
+        ``socket_timeout``; a switch ends the wait at once, as a cut does in the parent.
+        """
+        if self._handshaking or isinstance(read_options.get("timeout"), int | float):
+            return  # the caller's own read timeout, or nothing of the caller's pending
+        end = time.monotonic() + (self.socket_timeout or FOREVER)
+        while not self.can_read(timeout=_CHILD_POLL):
+            if self.replaced():
+                self._cut_socket = sock
+                raise redis.ConnectionError(f"the master switched away from {self.address}")
+            if time.monotonic() >= end:
+                raise redis.TimeoutError("Timeout reading from socket")
 
     def _read_failed(
         self,
@@ -309,6 +332,8 @@ class SentinelConnection(Connection):
             if verdict != "wait":
                 break
             try:  # redis-py rewinds its buffer on errors: reading again is safe
+                if self._service is not None and self._service.watcher.follows_parent:
+                    self._await_reply(sock, read_options)
                 return super().read_response(
                     disable_decoding, disconnect_on_error=False, **read_options
                 )

@@ -2,16 +2,35 @@
 
 `ensure_call` sleeps between attempts on it, so a retry starts as soon as any
 `FailoverWatcher` in the process learns of the new master instead of when its backoff ends.
-It is the one piece of module state in Vedette: a counter and a condition, nothing else.
+
+A forked child that follows its parent's watcher (RQ's work horse, Celery's pool processes) has
+no watcher thread to ring it: its watchers are *followed* here instead (`follow`), and a wait
+reads their switch counts, which the parent writes to shared memory, every few milliseconds.
+
+It is the one piece of module state in Vedette: a counter, a condition, and the followed
+watchers, nothing else.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+import weakref
+from typing import Protocol
 
 from vedette._fork import restart_after_fork
 
 __all__ = ["MasterSwitchSignal", "master_switched"]
+
+# How often a wait reads the switch counts of followed watchers (a parent's shared memory).
+_FOLLOW_POLL = 0.01
+
+
+class Counted(Protocol):
+    """What a followed watcher offers: how many switches it has seen."""
+
+    @property
+    def switches(self) -> int: ...
 
 
 class MasterSwitchSignal:
@@ -20,15 +39,23 @@ class MasterSwitchSignal:
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._count = 0
+        self._followed: weakref.WeakSet[Counted] = weakref.WeakSet()
         restart_after_fork(self)
 
     def _after_fork(self) -> None:
+        # The followed watchers stay: a grandchild follows the same shared memory.
         self._condition = threading.Condition()
 
     @property
     def count(self) -> int:
         """Switches seen so far: pass it to `wait` to wait for the next one."""
-        return self._count  # one int read: atomic, no lock needed
+        if not self._followed:
+            return self._count  # one int read: atomic, no lock needed
+        return self._count + sum(watcher.switches for watcher in list(self._followed))
+
+    def follow(self, watcher: Counted) -> None:
+        """Count the switches ``watcher`` sees without ringing (it follows a parent's watcher)."""
+        self._followed.add(watcher)
 
     def notify(self) -> None:
         """Record a switch and wake every waiter."""
@@ -38,8 +65,17 @@ class MasterSwitchSignal:
 
     def wait(self, since: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a switch after ``since``; True if there was one."""
-        with self._condition:
-            return self._condition.wait_for(lambda: self._count != since, max(0.0, timeout))
+        if not self._followed:
+            with self._condition:
+                return self._condition.wait_for(lambda: self._count != since, max(0.0, timeout))
+        end = time.monotonic() + timeout
+        while self.count == since:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._condition:  # a watcher of this process still rings at once
+                self._condition.wait(min(remaining, _FOLLOW_POLL))
+        return True
 
 
 master_switched = MasterSwitchSignal()

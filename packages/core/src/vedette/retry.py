@@ -126,7 +126,12 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def ensure_call(
-    fn: Callable[..., T], /, *args: Any, deadline: float | None = None, **kwargs: Any
+    fn: Callable[..., T],
+    /,
+    *args: Any,
+    deadline: float | None = None,
+    idempotent: bool = False,
+    **kwargs: Any,
 ) -> T:
     """Call ``fn(*args, **kwargs)``, retrying it through a failover.
 
@@ -134,17 +139,21 @@ def ensure_call(
     seconds have passed since the first failure; a master switch seen by any `FailoverWatcher`
     in this process ends the pause at once. Other errors propagate unchanged.
 
-    ``fn`` runs again only after an error that says it did not complete. If ``fn`` sends several
-    commands, those before the failure are not undone: make it idempotent, or accept that they
-    may run twice. A Vedette client already retries each command (see docs/failover.md, "What a
-    retry may repeat"); ensure_call is for longer deadlines and for code around the commands.
+    ``fn`` runs again only after an error that says it did not complete, unless it is declared
+    ``idempotent``. If ``fn`` sends several commands, those before the failure are not undone:
+    make it idempotent, or accept that they may run twice. A Vedette client already retries each
+    command (see docs/failover.md, "What a retry may repeat"); ensure_call is for longer
+    deadlines, for code around the commands, and for scripts that may safely run twice.
 
     Args:
         fn: What to call.
         *args: Its positional arguments.
-        deadline: Seconds to keep trying; default `DEFAULT_DEADLINE`. (It is keyword-only, so it
-            never reaches ``fn``.)
-        **kwargs: Its keyword arguments.
+        deadline: Seconds to keep trying; default `DEFAULT_DEADLINE`; ``math.inf`` for as long
+            as it takes.
+        idempotent: ``fn`` may run twice without harm (a script written so, say): an
+            `OutcomeUnknownError` (its reply was lost) is retried too.
+        **kwargs: Its keyword arguments. (``deadline`` and ``idempotent`` are keyword-only, so
+            they never reach ``fn``.)
 
     Raises:
         FailoverTimeout: Still failing with retryable errors when the deadline passed; the last
@@ -160,22 +169,29 @@ def ensure_call(
             deadline=DEFAULT_DEADLINE if deadline is None else deadline,
             backoff=Backoff(),
             what=getattr(fn, "__qualname__", repr(fn)),
+            idempotent=idempotent,
         )
 
 
 @overload
 def ensured(fn: Callable[P, T], /) -> Callable[P, T]: ...
 @overload
-def ensured(*, deadline: float | None = None) -> Callable[[Callable[P, T]], Callable[P, T]]: ...
 def ensured(
-    fn: Callable[P, T] | None = None, /, *, deadline: float | None = None
+    *, deadline: float | None = None, idempotent: bool = False
+) -> Callable[[Callable[P, T]], Callable[P, T]]: ...
+def ensured(
+    fn: Callable[P, T] | None = None,
+    /,
+    *,
+    deadline: float | None = None,
+    idempotent: bool = False,
 ) -> Callable[P, T] | Callable[[Callable[P, T]], Callable[P, T]]:
     """Decorator form of `ensure_call`: ``@ensured`` or ``@ensured(deadline=30)``."""
 
     def decorate(function: Callable[P, T]) -> Callable[P, T]:
         @functools.wraps(function)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            return ensure_call(function, *args, deadline=deadline, **kwargs)
+            return ensure_call(function, *args, deadline=deadline, idempotent=idempotent, **kwargs)
 
         return wrapper
 
@@ -192,6 +208,7 @@ def retry_after(
     after_failure: Callable[[Exception], None] | None = None,
     timeout_error: bool = True,
     at_once: bool = False,
+    idempotent: bool = False,
 ) -> T:
     """The retry loop shared by `ensure_call` and the Vedette connections, after a failure.
 
@@ -206,6 +223,7 @@ def retry_after(
         timeout_error: At the deadline, raise `FailoverTimeout` (chaining the last error);
             False re-raises the last error itself, as redis-py does when its retries run out.
         at_once: Make the first retry without a pause (the master already switched).
+        idempotent: Retry an `OutcomeUnknownError` too (``attempt`` may run twice).
 
     Raises:
         FailoverTimeout: The deadline passed with only retryable errors.
@@ -216,7 +234,7 @@ def retry_after(
     while True:
         if after_failure is not None:
             after_failure(error)
-        if not is_retryable(error):
+        if not (is_retryable(error) or (idempotent and isinstance(error, OutcomeUnknownError))):
             raise error
         remaining = end - time.monotonic()
         if remaining <= 0:

@@ -124,6 +124,8 @@ class FailoverWatcher:
         self._view = SharedView()
         self._fresh_run()
         self._running_in = 0  # the parent's threads do not exist here
+        if self._parent is not None:  # no thread here rings the retries' pauses: they read it
+            master_switched.follow(self)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -241,6 +243,15 @@ class FailoverWatcher:
         if view is None:
             return self._version
         return view.switches * 2 + view.promoting
+
+    @property
+    def follows_parent(self) -> bool:
+        """Whether this is a forked child that reads its parent's watcher (and runs no thread).
+
+        Nothing cuts such a child's connections when the master switches: they look for the
+        switch themselves while they wait (`vedette.client`).
+        """
+        return self._parent is not None
 
     @property
     def sentinels(self) -> tuple[Address, ...]:

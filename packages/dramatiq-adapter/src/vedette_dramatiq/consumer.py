@@ -35,7 +35,6 @@ from dramatiq.message import Message
 import vedette
 from vedette_dramatiq.following import following
 from vedette_dramatiq.ledger import Finish
-from vedette_dramatiq.scripts import call_idempotent
 
 __all__ = ["SentinelConsumer"]
 
@@ -130,8 +129,12 @@ class SentinelConsumer(Consumer):
     def _finish(self, ids: list[str], how: Finish) -> None:
         command = getattr(self.broker, f"do_{how}")
         try:
-            call_idempotent(
-                command, self.queue_name, *ids, deadline=self._state.config.retry_deadline
+            vedette.ensure_call(
+                command,
+                self.queue_name,
+                *ids,
+                deadline=self._state.config.retry_deadline,
+                idempotent=True,
             )
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise ConnectionClosed(error) from None

@@ -17,7 +17,7 @@ from redis.commands.core import Script
 
 import vedette
 from vedette_dramatiq.ledger import Ledger
-from vedette_dramatiq.scripts import CLAIM, ENQUEUE_ONCE, call_idempotent
+from vedette_dramatiq.scripts import CLAIM, ENQUEUE_ONCE
 
 __all__ = ["Following", "enqueue_once", "follow", "following"]
 
@@ -73,9 +73,10 @@ def enqueue_once(broker: RedisBroker, queue_name: str, message_id: str, data: by
     """Dramatiq's enqueue, made idempotent and retried through a failover (a lost reply too)."""
     state = following(broker)
     queue = f"{broker.namespace}:{queue_name}"
-    call_idempotent(
+    vedette.ensure_call(
         state.enqueue_script,
         [queue, f"{queue}.msgs"],
         [message_id, data],
         deadline=state.config.retry_deadline,
+        idempotent=True,
     )

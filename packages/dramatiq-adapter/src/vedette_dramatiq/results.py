@@ -18,7 +18,6 @@ from dramatiq.results.backends.redis import RedisBackend
 
 import vedette
 from vedette_dramatiq.broker import config_from
-from vedette_dramatiq.scripts import call_idempotent
 
 __all__ = ["SentinelResultBackend"]
 
@@ -66,4 +65,4 @@ class SentinelResultBackend(RedisBackend):
         def attempt() -> Any:
             return wait(timeout=max(0.0, end - time.monotonic()) * 1000)
 
-        return call_idempotent(attempt, deadline=self.config.retry_deadline)
+        return vedette.ensure_call(attempt, deadline=self.config.retry_deadline, idempotent=True)

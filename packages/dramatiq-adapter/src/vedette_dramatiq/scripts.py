@@ -1,24 +1,16 @@
-"""The two server-side scripts the adapter adds to Dramatiq's, and running them idempotently.
+"""The two server-side scripts the adapter adds to Dramatiq's.
 
 Dramatiq's Redis broker does everything through one Lua script. A Vedette client never retries a
 script whose reply was lost (it may have popped: `vedette.OutcomeUnknownError`), which is right
 for Dramatiq's fetch, and needlessly strict for the commands that may run twice without harm:
 acknowledging, rejecting and requeueing (each removes the id from the acknowledgement set first
-and does nothing if it is not there), and enqueueing as `ENQUEUE_ONCE` does it.
+and does nothing if it is not there), and enqueueing as `ENQUEUE_ONCE` does it. Those run through
+``vedette.ensure_call(..., idempotent=True)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-import redis
-
-import vedette
-
-__all__ = ["CLAIM", "ENQUEUE_ONCE", "call_idempotent"]
-
-T = TypeVar("T")
+__all__ = ["CLAIM", "ENQUEUE_ONCE"]
 
 ENQUEUE_ONCE = """
 -- KEYS: the queue's list, its messages hash. ARGV: the message's Redis id, its data.
@@ -38,20 +30,3 @@ if redis.call("lrem", KEYS[1], 1, ARGV[1]) > 0 then
 end
 return 0
 """
-
-
-def call_idempotent(fn: Callable[..., T], *args: Any, deadline: float) -> T:
-    """``fn(*args)``, retried through a failover, a lost reply included (``fn`` may run twice).
-
-    Raises:
-        vedette.FailoverTimeout: Still failing after ``deadline`` seconds.
-    """
-
-    def attempt() -> T:
-        try:
-            return fn(*args)
-        except vedette.OutcomeUnknownError as error:
-            # Safe to run again: say so to ensure_call with the error it retries.
-            raise redis.ConnectionError(f"{error} (idempotent: retried)") from error
-
-    return vedette.ensure_call(attempt, deadline=deadline)
