@@ -1,4 +1,8 @@
-"""The job the RQ tests enqueue, run by real ``rq worker`` processes."""
+"""The jobs the RQ tests enqueue, run by real ``rq worker`` processes."""
+
+from __future__ import annotations
+
+import time
 
 from tests.survives_failover import record_execution
 
@@ -7,3 +11,15 @@ def record(number: int) -> int:
     """Note the run in the execution log; the result is the number."""
     record_execution(number)
     return number
+
+
+def record_slowly(number: int, seconds: float) -> int:
+    """Take ``seconds`` (a job that is running when the fault lands), then note the run."""
+    time.sleep(seconds)
+    record_execution(number)
+    return number
+
+
+def tick() -> None:
+    """A cron job: note the run (always as number 0; the tests count them by time)."""
+    record_execution(0)

@@ -1,33 +1,12 @@
-"""RQ on a Vedette connection: in code, and on RQ's own command line with a Sentinel URL."""
+"""`vedette_rq.Redis` for RQ's command line, and `watcher_of` for the clients RQ rebuilds."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-from rq import Queue
+import redis
 
 import vedette
-from tests.survives_failover import (
-    EXECUTION_LOG_VARIABLE,
-    ROOT,
-    WorkerProcess,
-    read_execution_log,
-    run_stream,
-)
-from vedette.testing import SentinelCluster, wait_until
-from vedette_rq import Redis, connect
-
-JOB = "tests.rq_adapter.jobs.record"
-
-
-def rq_worker(url: str, *options: str) -> list[str]:
-    """RQ's command line, as the adapter's users write it."""
-    command = ["worker", "--connection-class", "vedette_rq.Redis", "-u", url, *options]
-    return [sys.executable, "-m", "rq.cli", *command]
+from vedette_rq import Redis, connect, watcher_of
 
 
 def test_from_url_reads_sentinel_urls_and_leaves_others_to_redis_py() -> None:
@@ -41,55 +20,15 @@ def test_from_url_reads_sentinel_urls_and_leaves_others_to_redis_py() -> None:
         Redis.from_url("redis+sentinel://10.0.0.1")
 
 
-def test_rq_s_command_line_runs_jobs_on_a_sentinel_url(
-    sentinel_cluster: SentinelCluster, tmp_path: Path
-) -> None:
-    queue = Queue("default", connection=connect(sentinel_cluster.url))
-    for number in range(20):
-        queue.enqueue(JOB, number)
-    log = tmp_path / "executions.log"
-    subprocess.run(
-        rq_worker(sentinel_cluster.url, "--burst", "default"),
-        env={**_environment(), EXECUTION_LOG_VARIABLE: str(log)},
-        cwd=ROOT,
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
-    assert sorted(number for number, _ in read_execution_log(log)) == list(range(20))
-
-
-def test_a_stock_worker_on_a_vedette_connection_goes_on_after_kill_9(
-    sentinel_cluster: SentinelCluster, tmp_path: Path
-) -> None:
-    # RQ's own Worker (vedette_rq.Worker is to come), its client from the command line. A
-    # worker that forks a horse per job runs about 25 jobs/s here: the stream is 20/s.
-    log = tmp_path / "executions.log"
-    worker = WorkerProcess(
-        rq_worker(sentinel_cluster.url, "default"), log=log, output=tmp_path / "worker.out"
-    )
-    queue = Queue("default", connection=connect(sentinel_cluster.url))
-    worker.start()
-    try:
-        wait_until(lambda: "Listening on" in worker.text() or not worker.alive, 60, "the worker")
-        report = run_stream(
-            sentinel_cluster,
-            lambda number: queue.enqueue(JOB, number),
-            fault="kill",
-            log=log,
-            count=300,
-            rate=20,
-            drain_timeout=60,
+def test_the_watcher_is_found_also_for_a_client_rq_rebuilt() -> None:
+    client = connect("redis+sentinel://10.0.0.1,10.0.0.2/svc")
+    pool = client.connection_pool
+    assert isinstance(pool, vedette.MasterPool)
+    # How RQ's scheduler and worker pool rebuild a client in another process.
+    rebuilt = redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **pool.connection_kwargs
         )
-        print(report.summary())
-        assert worker.alive
-        assert report.producer_errors == []
-        assert report.lost == []
-        assert report.duplicated == []
-        assert report.resumed_after_switch is not None
-    finally:
-        worker.stop()
-
-
-def _environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    assert watcher_of(rebuilt) is watcher_of(client) is pool.watcher
+    assert watcher_of(redis.Redis()) is None

@@ -1,36 +1,51 @@
 """Connections for RQ: clients that follow a Sentinel service's master, in code and on the CLI.
 
-- `connect(url_or_config)`: the core's master-following client, for ``Queue(connection=...)``,
-  ``Worker(connection=...)`` and the rest of RQ's API.
+- `connect(url | config | SENTINEL)`: the core's master-following client, for
+  ``Queue(connection=...)``, ``Worker(connection=...)`` and the rest of RQ's API; it also reads
+  RQ's ``SENTINEL`` settings dict.
 - `Redis`: a ``redis.Redis`` whose ``from_url`` also reads ``redis+sentinel://`` and
   ``rediss+sentinel://`` URLs (and plain ones as redis-py does), so that RQ's own command line
-  takes a Sentinel URL: ``rq worker --connection-class vedette_rq.Redis -u
+  takes a Sentinel URL: ``rq worker -w vedette_rq.Worker --connection-class vedette_rq.Redis -u
   redis+sentinel://h1,h2,h3/service default``.
+- `watcher_of(client)`: the `vedette.FailoverWatcher` a client's connections react to, also for
+  a client RQ rebuilt from a Vedette one in another process (its scheduler, its worker pool).
 
-RQ rebuilds clients from a client's pool in other processes (its scheduler, the spawn worker, the
-worker pool). A Vedette client's pool is built for that: see docs/extending.md.
+RQ rebuilds clients from a client's pool in other processes; a Vedette client's pool is built for
+that (docs/extending.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import redis
 
 import vedette
+from vedette_rq.settings import sentinel_settings
 
-__all__ = ["Redis", "connect"]
+__all__ = ["Redis", "connect", "watcher_of"]
 
 _SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 
 
-def connect(url_or_config: str | vedette.SentinelConfig, **redis_options: Any) -> redis.Redis:
+def connect(
+    url_or_config: str | vedette.SentinelConfig | Mapping[str, Any], **redis_options: Any
+) -> redis.Redis:
     """A client of the service's master that follows it through failovers (`vedette.connect`).
+
+    Args:
+        url_or_config: A ``redis+sentinel://`` URL, a `vedette.SentinelConfig`, or RQ's
+            ``SENTINEL`` settings dict (``INSTANCES``, ``MASTER_NAME`` ...).
+        **redis_options: ``redis.Redis`` options that do not say where or how to connect.
 
     Raises:
         vedette.ConfigurationError: A malformed URL or setting, or an option that says where to
             connect (``host=``); the message names it.
     """
+    if isinstance(url_or_config, Mapping):
+        config, options = sentinel_settings(url_or_config)
+        return vedette.connect(config, **options, **redis_options)
     return vedette.connect(url_or_config, **redis_options)
 
 
@@ -44,3 +59,16 @@ class Redis(redis.Redis):
         if scheme in _SENTINEL_SCHEMES:
             return vedette.connect(url, **kwargs)
         return super().from_url(url, **kwargs)
+
+
+def watcher_of(client: redis.Redis) -> vedette.FailoverWatcher | None:
+    """The watcher ``client``'s connections react to; None if it does not follow a service."""
+    pool = client.connection_pool
+    if isinstance(pool, vedette.MasterPool):
+        return pool.watcher
+    connection_class = getattr(pool, "connection_class", None)
+    config = getattr(connection_class, "config", None)
+    if isinstance(config, vedette.SentinelConfig):
+        # A plain pool of Vedette connections, as RQ rebuilds one from a Vedette client's pool.
+        return vedette.shared_watcher(config)
+    return None

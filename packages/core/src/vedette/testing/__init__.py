@@ -16,7 +16,7 @@ Usage:
 
 from vedette.testing._binary import find_redis_server, supports_tls
 from vedette.testing._configs import TLSFiles
-from vedette.testing._network import unresponsive_address
+from vedette.testing._network import LossyProxy, unresponsive_address
 from vedette.testing._waiting import wait_until
 from vedette.testing.cluster import ClusterFactory, SentinelCluster
 from vedette.testing.errors import ClusterError, WaitTimeout
@@ -40,6 +40,7 @@ __all__ = [
     "ScriptedWatcher",
     "capture_events",
     # Network conditions
+    "LossyProxy",
     "unresponsive_address",
     # Waiting
     "WaitTimeout",

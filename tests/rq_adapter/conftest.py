@@ -1,0 +1,76 @@
+"""Fixtures for the RQ adapter's tests: real ``rq worker`` processes, as users run them.
+
+Every worker is started from RQ's own command line with Vedette's classes:
+``rq worker -w vedette_rq.Worker --connection-class vedette_rq.Redis -u redis+sentinel://...``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.survives_failover import WorkerProcess
+from vedette.testing import wait_until
+
+WorkerFactory = Callable[..., WorkerProcess]
+
+JOB = "tests.rq_adapter.jobs.record"
+
+
+def rq_command(*arguments: str) -> list[str]:
+    """RQ's command line (``rq ...``) in this interpreter."""
+    return [sys.executable, "-m", "rq.cli", *arguments]
+
+
+def rq_worker(
+    url: str,
+    *options: str,
+    worker_class: str = "vedette_rq.Worker",
+    queues: tuple[str, ...] = ("default",),
+) -> list[str]:
+    """The command line the adapter's users run, with ``options`` and ``queues``."""
+    return rq_command(
+        "worker",
+        "-w",
+        worker_class,
+        "--connection-class",
+        "vedette_rq.Redis",
+        "-u",
+        url,
+        *options,
+        *queues,
+    )
+
+
+@pytest.fixture
+def rq_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
+    """Start RQ command lines (``rq worker``, ``rq worker-pool`` ...); stopped after the test.
+
+    ``ready`` is how many times ``Listening on`` must show in the output before it returns.
+    """
+    workers: list[WorkerProcess] = []
+
+    def start(
+        command: list[str], *, ready: int = 1, environment: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        worker = WorkerProcess(
+            command,
+            log=tmp_path / "executions.log",
+            output=tmp_path / f"worker{len(workers)}.out",
+            environment=environment or {},
+        )
+        workers.append(worker.start())
+        wait_until(
+            lambda: worker.text().count("Listening on") >= ready or not worker.alive,
+            60,
+            "the worker",
+        )
+        assert worker.alive, worker.text()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()

@@ -1,0 +1,123 @@
+"""Real ``rq worker`` processes on a real cluster through every fault (the shared harness).
+
+Each test streams jobs from a producer (RQ's `Queue` on `vedette_rq.connect`) to workers started
+from RQ's own command line, breaks the master half-way, drains, and counts: producer errors,
+lost, duplicated, jobs left in the queue, the intermediate list, the started, failed and
+scheduled registries, writes to the old master after the promotion, and how soon after
+``+switch-master`` jobs ran again; then the worker must still run, and a canary batch must run.
+
+A worker that forks a work horse per job runs about 30 jobs/s here: its stream is 20/s (busy
+two thirds of the time when the fault lands); `SimpleWorker` takes RQ users' 100/s.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from rq import Queue
+
+import vedette_rq
+from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_command, rq_worker
+from tests.rq_adapter.queues import left_over
+from tests.survives_failover import (
+    FAULTS,
+    Fault,
+    StreamReport,
+    assert_survived,
+    read_execution_log,
+    run_stream,
+)
+from vedette.testing import SentinelCluster, WaitTimeout, wait_until
+
+
+def stream_through(
+    cluster: SentinelCluster, queue: Queue, fault: Fault, log: Path, *, count: int, rate: float
+) -> StreamReport:
+    """The harness's stream; then the queues drained, and what is left counted."""
+    report = run_stream(
+        cluster,
+        lambda number: queue.enqueue(JOB, number),
+        fault=fault,
+        log=log,
+        count=count,
+        rate=rate,
+        drain_timeout=60,
+    )
+    with suppress(WaitTimeout):  # what is left is counted
+        wait_until(lambda: not left_over(cluster), 30, "the queues and registries to empty")
+    report.runs = read_execution_log(log)  # a job run twice has run by now
+    report.stranded = sum(left_over(cluster).values())
+    return report
+
+
+def run_canaries(queue: Queue, log: Path) -> None:
+    """A batch sent after the failover runs."""
+    canaries = set(range(10_000, 10_020))
+    for number in canaries:
+        queue.enqueue(JOB, number)
+    wait_until(
+        lambda: canaries <= {number for number, _ in read_execution_log(log)}, 30, "the canaries"
+    )
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_a_worker_survives(
+    fault: Fault,
+    sentinel_cluster: SentinelCluster,
+    rq_worker_factory: WorkerFactory,
+    tmp_path: Path,
+) -> None:
+    worker = rq_worker_factory(rq_worker(sentinel_cluster.url, "--with-scheduler"))
+    queue = Queue("default", connection=vedette_rq.connect(sentinel_cluster.url))
+    log = tmp_path / "executions.log"
+    report = stream_through(sentinel_cluster, queue, fault, log, count=400, rate=20)
+    assert worker.alive, worker.text()
+    assert_survived(report, resume_within=0.5)
+    run_canaries(queue, log)
+
+
+@pytest.mark.parametrize(
+    ("kind", "rate", "count"),
+    [("SimpleWorker", 100, 2000), ("SpawnWorker", 4, 80), ("worker pool", 20, 400)],
+)
+def test_every_kind_of_worker_survives_kill_9(
+    kind: str,
+    rate: float,
+    count: int,
+    sentinel_cluster: SentinelCluster,
+    rq_worker_factory: WorkerFactory,
+    tmp_path: Path,
+) -> None:
+    url = sentinel_cluster.url
+    if kind == "SpawnWorker" and not hasattr(vedette_rq, "SpawnWorker"):
+        pytest.skip("RQ has a SpawnWorker from 2.2 on")
+    if kind == "worker pool":
+        command = rq_command(
+            "worker-pool", "-w", "vedette_rq.Worker", "--connection-class", "vedette_rq.Redis"
+        )
+        worker = rq_worker_factory([*command, "-u", url, "-n", "2", "default"], ready=2)
+    else:
+        worker = rq_worker_factory(rq_worker(url, worker_class=f"vedette_rq.{kind}"))
+    queue = Queue("default", connection=vedette_rq.connect(url))
+    log = tmp_path / "executions.log"
+    # A spawned work horse is a new interpreter: a job waits for its start-up, failover or not.
+    start_up = _latency(queue, log) if kind == "SpawnWorker" else 0.0
+    report = stream_through(sentinel_cluster, queue, "kill", log, count=count, rate=rate)
+    assert worker.alive, worker.text()
+    print(f"{kind}: {start_up * 1000:.0f} ms from enqueue to run with nothing failing")
+    assert_survived(report, resume_within=0.5 + start_up)
+    run_canaries(queue, log)
+
+
+def _latency(queue: Queue, log: Path) -> float:
+    """The longest of three jobs' times from enqueue to run, one at a time."""
+    latencies = []
+    for number in range(20_000, 20_003):
+        sent = time.monotonic()
+        queue.enqueue(JOB, number)
+        wait_until(lambda: number in dict(read_execution_log(log)), 30, "a job")  # noqa: B023
+        latencies.append(dict(read_execution_log(log))[number] - sent)
+    return max(latencies)
