@@ -8,6 +8,8 @@ that it tests something: RQ strands, repeats or fails what Vedette's worker runs
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 import vedette_rq
-from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_command, rq_worker
+from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_worker
 from tests.rq_adapter.queues import left_over, master_client
 from tests.survives_failover import EXECUTION_LOG_VARIABLE, ROOT, read_execution_log
 from vedette.testing import LossyProxy, SentinelCluster, wait_until
@@ -26,6 +28,12 @@ WORKERS = ["vedette_rq.Worker", "rq.Worker"]
 
 def ran(log: Path) -> list[int]:
     return sorted(number for number, _ in read_execution_log(log))
+
+
+def blocked_on_blmove(cluster: SentinelCluster) -> bool:
+    """Whether a client of the master waits on ``BLMOVE`` (a worker waiting for a job)."""
+    with master_client(cluster) as client:
+        return any(entry.get("cmd") == "blmove" for entry in client.client_list())
 
 
 @pytest.mark.parametrize("worker_class", WORKERS)
@@ -38,10 +46,11 @@ def test_a_job_whose_pop_reply_was_lost_runs_once(
     master = sentinel_cluster.master_address()
     queue = Queue("default", connection=vedette_rq.connect(sentinel_cluster.url))
     log = tmp_path / "executions.log"
+    # Everything happens while the proxy stands: the worker reaches the master only through it.
     with LossyProxy(master) as proxy:
         url = f"{sentinel_cluster.url}?nat={master}={proxy.address}"
-        rq_worker_factory(rq_worker(url, worker_class=worker_class))
-        time.sleep(0.5)  # the worker is blocked on BLMOVE by now; nothing else to wait on
+        worker = rq_worker_factory(rq_worker(url, worker_class=worker_class))
+        wait_until(lambda: blocked_on_blmove(sentinel_cluster), 10, "the worker to wait on BLMOVE")
         proxy.lose_reply_to("BLMOVE")
         queue.enqueue(JOB, 1)
         assert proxy.wait_lost(10)
@@ -50,10 +59,11 @@ def test_a_job_whose_pop_reply_was_lost_runs_once(
             wait_until(lambda: 2 in ran(log), 20, "the next job")
             assert ran(log) == [2]  # the first is stranded in the intermediate list
             assert left_over(sentinel_cluster) == {"default:intermediate": 1}
-            return
-        wait_until(lambda: ran(log) == [1, 2], 20, "both jobs")
-    wait_until(lambda: not left_over(sentinel_cluster), 10, "the intermediate list to empty")
-    assert ran(log) == [1, 2]
+        else:
+            wait_until(lambda: ran(log) == [1, 2], 20, "both jobs")
+            wait_until(lambda: not left_over(sentinel_cluster), 10, "the lists to empty")
+            assert ran(log) == [1, 2]
+        worker.stop()
 
 
 def test_a_claim_whose_reply_was_lost_is_claimed_again(
@@ -64,13 +74,14 @@ def test_a_claim_whose_reply_was_lost_is_claimed_again(
     log = tmp_path / "executions.log"
     with LossyProxy(master) as proxy:
         url = f"{sentinel_cluster.url}?nat={master}={proxy.address}"
-        rq_worker_factory(rq_worker(url))
+        worker = rq_worker_factory(rq_worker(url))
         proxy.lose_reply_to("EVALSHA")  # the claim ran: the job is this worker's, marked so
         queue.enqueue(JOB, 1)
         assert proxy.wait_lost(10)
         wait_until(lambda: ran(log) == [1], 20, "the job")
-    wait_until(lambda: not left_over(sentinel_cluster), 10, "the intermediate list to empty")
-    assert ran(log) == [1]
+        wait_until(lambda: not left_over(sentinel_cluster), 10, "the lists to empty")
+        assert ran(log) == [1]
+        worker.stop()
 
 
 @pytest.mark.parametrize("worker_class", WORKERS)
@@ -122,9 +133,6 @@ def test_maintenance_puts_back_what_a_failover_left_half_done(
 
 def burst(url: str, worker_class: str, log: Path) -> None:
     """A burst worker (maintenance first, then the queue until it is empty)."""
-    import os
-    import subprocess
-
     subprocess.run(
         rq_worker(url, "--burst", worker_class=worker_class),
         env={**os.environ, "PYTHONPATH": str(ROOT), EXECUTION_LOG_VARIABLE: str(log)},
@@ -133,6 +141,3 @@ def burst(url: str, worker_class: str, log: Path) -> None:
         timeout=120,
         capture_output=True,
     )
-
-
-__all__ = ["rq_command"]

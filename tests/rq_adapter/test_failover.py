@@ -17,6 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+import rq.worker
 from rq import Queue
 
 import vedette_rq
@@ -92,7 +93,7 @@ def test_every_kind_of_worker_survives_kill_9(
     tmp_path: Path,
 ) -> None:
     url = sentinel_cluster.url
-    if kind == "SpawnWorker" and not hasattr(vedette_rq, "SpawnWorker"):
+    if kind == "SpawnWorker" and not hasattr(rq.worker, "SpawnWorker"):
         pytest.skip("RQ has a SpawnWorker from 2.2 on")
     if kind == "worker pool":
         command = rq_command(

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 import redis
+import rq.worker
 from redis.sentinel import Sentinel
 from rq import Queue
 
@@ -91,3 +92,9 @@ def test_an_unsupported_rq_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr("vedette_rq.compat.RQ_VERSION", (SUPPORTED_RQ[1][0], 0))
     with pytest.raises(ImportError, match=r"vedette-rq supports rq >= 2\.0, < 4\.0"):
         check_rq_version()
+
+
+@pytest.mark.skipif(hasattr(rq.worker, "SpawnWorker"), reason="this RQ has a SpawnWorker")
+def test_the_spawn_worker_says_which_rq_it_needs() -> None:
+    with pytest.raises(vedette.ConfigurationError, match=r"SpawnWorker needs rq >= 2\.2"):
+        vedette_rq.SpawnWorker(["default"], connection=redis.Redis(), prepare_for_work=False)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 import rq.worker
@@ -42,8 +42,10 @@ from rq.exceptions import DequeueTimeout
 from rq.logutils import blue, green
 from rq.registry import clean_registries
 from rq.utils import as_text, now
+from rq.version import VERSION
 from rq.worker_registration import clean_worker_registry
 
+import vedette
 from vedette_rq.claims import Claims
 from vedette_rq.connection import watcher_of
 from vedette_rq.patience import is_failover, patiently, tolerated
@@ -146,6 +148,20 @@ class FollowingWorker(rq.worker.BaseWorker):
                 self._claims.tidy(queue)  # instead of RQ's, which fails what is stuck
                 queue.release_maintenance_lock()
         self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ declares it None
+
+    def unsubscribe(self) -> None:
+        """Leave the command channel promptly, as rq 3 does (rq 2 waited up to 60 s for it)."""
+        pubsub, thread = self.pubsub, cast(Any, self.pubsub_thread)  # RQ types it None
+        if pubsub is None or thread is None:
+            return
+        self.log.info(
+            "Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name
+        )
+        with tolerated(self.log, f"Worker {self.name}: unsubscribing"):
+            pubsub.unsubscribe()
+        thread.stop()
+        thread.join(timeout=1)
+        pubsub.close()
 
     # --- popping and claiming ------------------------------------------------------------------
 
@@ -289,21 +305,32 @@ class SimpleWorker(FollowingWorker, rq.worker.SimpleWorker):
     """RQ's `SimpleWorker` (jobs run in the worker's process), for a master that fails over."""
 
 
-if hasattr(rq.worker, "SpawnWorker"):  # rq >= 2.2
+# RQ has a SpawnWorker from 2.2 on; before, vedette_rq.SpawnWorker refuses to start, by name.
+_SpawnBase: type[rq.worker.Worker] = getattr(rq.worker, "SpawnWorker", rq.worker.Worker)
 
-    class SpawnWorker(FollowingWorker, rq.worker.SpawnWorker):
-        """RQ's `SpawnWorker` (a new interpreter per job), for a master that fails over.
 
-        RQ's writes a plain client to the master of the moment into its work horse's source
-        code (password included, on its command line): that horse would keep writing to an old
-        master. This one's horse connects through the Sentinels (`vedette_rq.spawn`).
-        """
+class SpawnWorker(FollowingWorker, _SpawnBase):  # type: ignore[misc,valid-type]
+    """RQ's `SpawnWorker` (a new interpreter per job, rq >= 2.2), for a master that fails over.
 
-        def fork_work_horse(self, job: Job, queue: Queue) -> None:
-            """Start the work horse for ``job`` in a new interpreter."""
-            pid = spawn_work_horse(self, job, queue)
-            self._horse_pid = pid
-            self.procline(f"Spawned {pid}")
+    RQ's writes a plain client to the master of the moment into its work horse's source code
+    (password included, on its command line): that horse would keep writing to an old master.
+    This one's horse connects through the Sentinels (`vedette_rq.spawn`).
+    """
+
+    def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
+        if _SpawnBase is rq.worker.Worker:
+            raise vedette.ConfigurationError(
+                "worker_class",
+                f"vedette_rq.SpawnWorker needs rq >= 2.2 (RQ's SpawnWorker); rq {VERSION} is "
+                "installed",
+            )
+        super().__init__(queues, *args, **kwargs)
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        """Start the work horse for ``job`` in a new interpreter."""
+        pid = spawn_work_horse(self, job, queue)
+        self._horse_pid = pid
+        self.procline(f"Spawned {pid}")
 
 
 def _connection_of(queues: Any) -> redis.Redis | None:

@@ -1,0 +1,251 @@
+"""RQ on Sentinel: vedette-rq against RQ's own ``SENTINEL`` settings, side by side.
+
+Three parts, each on fresh clusters (1 master, 1 replica, 3 Sentinels, down-after 1000 ms) with
+real ``rq worker`` processes (a work horse forked per job) started from RQ's command line:
+
+- **faults mid-stream**, the shared harness (tests/survives_failover.py): 400 jobs at 20/s (a
+  forked worker runs about 30/s here) and half-way a kill -9 of the master, a planned failover,
+  or a frozen master (SIGSTOP, SIGCONT 15 s later); then a drain of up to 20 s and 20 canary
+  jobs. Printed per fault and peer: producer errors, when jobs ran again after
+  ``+switch-master``, lost, duplicated, left over (queue, intermediate list, started, failed and
+  scheduled registries), writes the old master ran after the promotion; then whether the worker
+  still runs and how many canaries ran.
+- **scheduled jobs across a kill -9**: with ``--with-scheduler``, 24 jobs due two per second
+  from 2 s before the kill on (``enqueue_at``); counted 30 s later: run within a second of their
+  time (or of the switch, if due while there was no master), run later, not run.
+- **steady state**: jobs enqueued as fast as possible, timed from the first enqueue to the last
+  run, with ``vedette_rq.Worker`` on the Sentinel URL and RQ's ``Worker`` on ``redis://`` to the
+  same master; also with both ``SimpleWorker``s; rounds alternate. Printed: jobs/s and ratios.
+
+The peers: ``vedette-rq`` is ``rq worker -w vedette_rq.Worker --connection-class
+vedette_rq.Redis -u redis+sentinel://...`` with producers on `vedette_rq.connect`; ``rq
+SENTINEL`` is ``rq worker -c settings`` with RQ's ``SENTINEL`` dict and producers on redis-py's
+``Sentinel(...).master_for(...)``, what RQ documents.
+
+Usage: ``./nox -s benchmark -- rq_workers [--rounds N] [--faults kill ...]`` (not ``rq.py``: a
+script of that name would shadow the rq package it imports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the harness and the jobs live in tests/
+
+import redis  # noqa: E402
+from rq import Queue  # noqa: E402
+
+import vedette_rq  # noqa: E402
+from tests.rq_adapter.conftest import JOB, rq_command, rq_worker  # noqa: E402
+from tests.rq_adapter.queues import left_over  # noqa: E402
+from tests.survives_failover import (  # noqa: E402
+    FAULT_TABLE_HEADER,
+    FAULTS,
+    Fault,
+    StreamReport,
+    WorkerProcess,
+    fault_table_row,
+    read_execution_log,
+    run_stream,
+    running,
+)
+from vedette.testing import SentinelCluster, SwitchClock, WaitTimeout, wait_until  # noqa: E402
+
+PEERS = ("vedette-rq", "rq SENTINEL")
+
+
+@dataclass
+class Run:
+    """What one peer made of one fault."""
+
+    report: StreamReport
+    alive: bool
+    canaries: int
+
+
+def producer(cluster: SentinelCluster, peer: str) -> redis.Redis:
+    """The producer's client: Vedette's, or redis-py's ``Sentinel.master_for``, as RQ documents."""
+    if peer == "vedette-rq":
+        return vedette_rq.connect(cluster.url)
+    addresses = [(a.host, a.port) for a in cluster.sentinel_addresses]
+    sentinel = redis.Sentinel(addresses)  # type: ignore[no-untyped-call]
+    return sentinel.master_for(cluster.service_name)  # type: ignore[no-any-return,no-untyped-call]
+
+
+def worker(cluster: SentinelCluster, peer: str, directory: Path, *options: str) -> WorkerProcess:
+    """The peer's ``rq worker`` command line, as its users run it."""
+    if peer == "vedette-rq":
+        command = rq_worker(cluster.url, *options)
+    else:  # RQ's own: the SENTINEL dict (tests/rq_adapter/sentinel_settings.py), RQ's Worker
+        command = rq_command("worker", "-c", "tests.rq_adapter.sentinel_settings", *options)
+        command.append("default")
+    sentinels = ",".join(map(str, cluster.sentinel_addresses))
+    return WorkerProcess(
+        command,
+        log=directory / "executions.log",
+        output=directory / "worker.out",
+        environment={"VEDETTE_SENTINELS": sentinels},
+    )
+
+
+@contextmanager
+def a_worker(
+    peer: str, *options: str
+) -> Iterator[tuple[SentinelCluster, Queue, Path, WorkerProcess]]:
+    """A fresh cluster, the peer's worker on it (ready), and a producer's queue."""
+    with SentinelCluster() as cluster, tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        with running(worker(cluster, peer, directory, *options)) as process:
+            wait_until(lambda: "Listening on" in process.text() or not process.alive, 60, "worker")
+            client = producer(cluster, peer)
+            try:
+                yield cluster, Queue("default", connection=client), directory, process
+            finally:
+                client.close()
+
+
+def through_fault(peer: str, fault: Fault) -> Run:
+    """The harness's stream through ``fault``, then the canaries."""
+    with a_worker(peer, "--with-scheduler") as (cluster, queue, directory, process):
+        log = directory / "executions.log"
+
+        def send(number: int) -> None:
+            queue.enqueue(JOB, number)
+
+        report = run_stream(
+            cluster, send, fault=fault, log=log, count=400, rate=20, drain_timeout=20
+        )
+        report.stranded = sum(left_over(cluster).values())
+        canaries = set(range(10_000, 10_020))
+        with suppress(Exception):  # a peer's producer may fail here too: counted as not run
+            for number in canaries:
+                send(number)
+        with suppress(WaitTimeout):
+            wait_until(lambda: canaries <= ran(log), 20, "the canaries")
+        return Run(report, process.alive, len(canaries & ran(log)))
+
+
+def ran(log: Path) -> set[int]:
+    return {number for number, _ in read_execution_log(log)}
+
+
+def scheduled_across_kill(peer: str) -> tuple[int, int, int]:
+    """Jobs due across a kill -9: (on time, late, not run), 30 s after the last was due."""
+    with a_worker(peer, "--with-scheduler") as (cluster, queue, directory, _):
+        start = int(time.time()) + 3
+        due = {number: start + number // 2 for number in range(24)}
+        for number, at in due.items():
+            queue.enqueue_at(datetime.fromtimestamp(at, timezone.utc), JOB, number)
+        offset = time.time() - time.monotonic()
+        with SwitchClock(cluster) as clock:
+            wait_until(lambda: time.time() >= start + 2.3, 10, "the first jobs")
+            fault = time.time()
+            cluster.kill_master()
+            new = cluster.wait_for_switch(30)
+            wait_until(lambda: str(new) in clock.switched_at, 10, "the switch")
+        switched = clock.switched_at[str(new)] + offset
+        with suppress(WaitTimeout):
+            wait_until(lambda: set(due) <= ran(directory / "executions.log"), 30, "the jobs")
+        runs = dict(read_execution_log(directory / "executions.log"))
+        on_time = late = 0
+        for number, at in due.items():
+            if number not in runs:
+                continue
+            reference = switched if fault <= at < switched else at
+            if runs[number] + offset - reference < 1.0:
+                on_time += 1
+            else:
+                late += 1
+        return on_time, late, len(due) - on_time - late
+
+
+def throughput(cluster: SentinelCluster, vedette: bool, kind: str, jobs: int) -> float:
+    """Jobs/s of one worker of ``kind`` (``Worker``, ``SimpleWorker``): Vedette's, or RQ's."""
+    master = cluster.master_address()
+    if vedette:
+        url, prefix, client = cluster.url, "vedette_rq", vedette_rq.connect(cluster.url)
+    else:  # RQ's own worker on redis:// to the same master
+        url = f"redis://{master.host}:{master.port}/0"
+        prefix, client = "rq", redis.Redis(master.host, master.port)
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        command = rq_worker(url, worker_class=f"{prefix}.{kind}")
+        process = WorkerProcess(command, log=directory / "log", output=directory / "out")
+        with running(process):
+            wait_until(lambda: "Listening on" in process.text() or not process.alive, 60, "worker")
+            queue = Queue("default", connection=client)
+            started = time.monotonic()
+            with client.pipeline() as pipeline:  # enqueueing is not what is measured
+                for number in range(jobs):
+                    queue.enqueue(JOB, number, pipeline=pipeline)
+                pipeline.execute()
+            log = directory / "log"
+            wait_until(lambda: len(read_execution_log(log)) >= jobs, 600, "the jobs")
+            last = max(at for _, at in read_execution_log(log))
+        client.close()
+        return jobs / (last - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="steady-state rounds per worker")
+    parser.add_argument(
+        "--faults", nargs="*", choices=FAULTS, default=list(FAULTS), help="faults to inject"
+    )
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
+    arguments = parser.parse_args()
+
+    runs = {
+        (fault, peer): through_fault(peer, fault)
+        for fault in arguments.faults
+        for peer in arguments.peers
+    }
+    print(FAULT_TABLE_HEADER)
+    for (_, peer), run in runs.items():
+        print(fault_table_row(run.report, peer, 0), flush=True)
+    print()
+    print("| fault | peer | worker still running | canaries run (of 20) |")
+    print("|---|---|---|---:|")
+    for (fault, peer), run in runs.items():
+        print(f"| {fault} | {peer} | {'yes' if run.alive else 'no'} | {run.canaries} |")
+
+    print()
+    print("| scheduled jobs across kill -9 | on time (< 1 s) | late | not run after 30 s |")
+    print("|---|---:|---:|---:|")
+    for peer in arguments.peers:
+        on_time, late, missing = scheduled_across_kill(peer)
+        print(f"| {peer} | {on_time} | {late} | {missing} |", flush=True)
+
+    if arguments.rounds:
+        sizes = {"Worker": 300, "SimpleWorker": 3000}
+        rates: dict[tuple[str, bool], list[float]] = {}
+        with SentinelCluster() as cluster:
+            for _ in range(arguments.rounds):
+                for kind, jobs in sizes.items():
+                    for vedette in (False, True):
+                        rate = throughput(cluster, vedette, kind, jobs)
+                        rates.setdefault((kind, vedette), []).append(rate)
+        print()
+        print("| steady state | RQ on redis:// (jobs/s) | vedette-rq (jobs/s) | ratio | rounds |")
+        print("|---|---:|---:|---:|---|")
+        for kind in sizes:
+            plain, ours = (statistics.median(rates[(kind, v)]) for v in (False, True))
+            each = ", ".join(
+                f"{a / b:.2f}"
+                for a, b in zip(rates[(kind, True)], rates[(kind, False)], strict=True)
+            )
+            print(f"| {kind} | {plain:,.0f} | {ours:,.0f} | {ours / plain:.2f} | {each} |")
+
+
+if __name__ == "__main__":
+    main()
