@@ -62,6 +62,7 @@ from tests.survives_failover import (  # noqa: E402
 from vedette.testing import SentinelCluster, SwitchClock, WaitTimeout, wait_until  # noqa: E402
 
 PEERS = ("vedette-rq", "rq SENTINEL")
+PARTS = ("faults", "scheduled", "steady")
 
 
 @dataclass
@@ -203,7 +204,19 @@ def main() -> None:
         "--faults", nargs="*", choices=FAULTS, default=list(FAULTS), help="faults to inject"
     )
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
+    parser.add_argument(
+        "--parts", nargs="*", choices=PARTS, default=list(PARTS), help="which parts to run"
+    )
     arguments = parser.parse_args()
+    if "faults" in arguments.parts:
+        faults(arguments)
+    if "scheduled" in arguments.parts:
+        scheduled(arguments)
+    if "steady" in arguments.parts and arguments.rounds:
+        steady(arguments)
+
+
+def faults(arguments: argparse.Namespace) -> None:
 
     runs = {
         (fault, peer): through_fault(peer, fault)
@@ -219,6 +232,8 @@ def main() -> None:
     for (fault, peer), run in runs.items():
         print(f"| {fault} | {peer} | {'yes' if run.alive else 'no'} | {run.canaries} |")
 
+
+def scheduled(arguments: argparse.Namespace) -> None:
     print()
     print("| scheduled jobs across kill -9 | on time (< 1 s) | late | not run after 30 s |")
     print("|---|---:|---:|---:|")
@@ -226,25 +241,25 @@ def main() -> None:
         on_time, late, missing = scheduled_across_kill(peer)
         print(f"| {peer} | {on_time} | {late} | {missing} |", flush=True)
 
-    if arguments.rounds:
-        sizes = {"Worker": 300, "SimpleWorker": 3000}
-        rates: dict[tuple[str, bool], list[float]] = {}
-        with SentinelCluster() as cluster:
-            for _ in range(arguments.rounds):
-                for kind, jobs in sizes.items():
-                    for vedette in (False, True):
-                        rate = throughput(cluster, vedette, kind, jobs)
-                        rates.setdefault((kind, vedette), []).append(rate)
-        print()
-        print("| steady state | RQ on redis:// (jobs/s) | vedette-rq (jobs/s) | ratio | rounds |")
-        print("|---|---:|---:|---:|---|")
-        for kind in sizes:
-            plain, ours = (statistics.median(rates[(kind, v)]) for v in (False, True))
-            each = ", ".join(
-                f"{a / b:.2f}"
-                for a, b in zip(rates[(kind, True)], rates[(kind, False)], strict=True)
-            )
-            print(f"| {kind} | {plain:,.0f} | {ours:,.0f} | {ours / plain:.2f} | {each} |")
+
+def steady(arguments: argparse.Namespace) -> None:
+    sizes = {"Worker": 300, "SimpleWorker": 3000}
+    rates: dict[tuple[str, bool], list[float]] = {}
+    with SentinelCluster() as cluster:
+        for _ in range(arguments.rounds):
+            for kind, jobs in sizes.items():
+                for vedette in (False, True):
+                    rate = throughput(cluster, vedette, kind, jobs)
+                    rates.setdefault((kind, vedette), []).append(rate)
+    print()
+    print("| steady state | RQ on redis:// (jobs/s) | vedette-rq (jobs/s) | ratio | rounds |")
+    print("|---|---:|---:|---:|---|")
+    for kind in sizes:
+        plain, ours = (statistics.median(rates[(kind, v)]) for v in (False, True))
+        each = ", ".join(
+            f"{a / b:.2f}" for a, b in zip(rates[(kind, True)], rates[(kind, False)], strict=True)
+        )
+        print(f"| {kind} | {plain:,.0f} | {ours:,.0f} | {ours / plain:.2f} | {each} |")
 
 
 if __name__ == "__main__":

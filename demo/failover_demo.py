@@ -7,9 +7,9 @@ Sentinels for a planned failover. For each it reports when the Sentinels switche
 first write succeeded after that, how long writes paused, and how many acknowledged writes the
 new master does not have.
 
-Then a real Celery worker (``redis-sentinel://`` broker) and a real Dramatiq worker
-(``SentinelBroker``) each go through a kill -9 of the master while jobs stream in
-(demo/worker_streams.py). RQ workers join the demo as their adapter lands.
+Then a real Celery worker (``redis-sentinel://`` broker), a real Dramatiq worker
+(``SentinelBroker``) and a real RQ worker (``vedette_rq.Worker``) each go through a kill -9 of the
+master while jobs stream in (demo/worker_streams.py).
 """
 
 from __future__ import annotations
@@ -73,11 +73,13 @@ def main() -> None:
         "--acks", type=int, default=1000, help="acknowledged writes before and after each fault"
     )
     parser.add_argument("--jobs", type=int, default=1000, help="jobs in each framework's stream")
+    parser.add_argument("--rq-jobs", type=int, default=300, help="jobs in RQ's stream (at 20/s)")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="  (log) %(name)s: %(message)s")
     run(arguments.acks)
     worker_streams.celery(arguments.jobs)
     worker_streams.dramatiq(arguments.jobs)
+    worker_streams.rq(arguments.rq_jobs)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""The demo's framework part: real Celery and Dramatiq workers on Sentinel, through kill -9.
+"""The demo's framework part: real Celery, Dramatiq and RQ workers on Sentinel, through kill -9.
 
-Each worker runs the app its adapter's tests use (tests/celery_adapter/worker_app.py,
-tests/dramatiq_adapter/worker_app.py: the job notes each run in a file) and the stream is the one
-every adapter's tests use (tests/survives_failover.py): jobs sent at a steady pace, the master
-killed half-way, then counted.
+Each worker runs the jobs its adapter's tests use (tests/celery_adapter/worker_app.py,
+tests/dramatiq_adapter/worker_app.py, tests/rq_adapter/jobs.py: the job notes each run in a
+file) and the stream is the one every adapter's tests use (tests/survives_failover.py): jobs sent
+at a steady pace, the master killed half-way, then counted.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the harness and the workers' apps live in tests/
 
 from celery import Celery  # noqa: E402
+from rq import Queue  # noqa: E402
 
 import vedette  # noqa: E402
 import vedette_celery  # noqa: E402
 from tests.dramatiq_adapter.queues import left_over, message  # noqa: E402
+from tests.rq_adapter.conftest import JOB, rq_worker  # noqa: E402
+from tests.rq_adapter.queues import left_over as rq_left_over  # noqa: E402
 from tests.survives_failover import StreamReport, WorkerProcess, run_stream, running  # noqa: E402
 from vedette.testing import SentinelCluster, wait_until  # noqa: E402
 from vedette_dramatiq import SentinelBroker  # noqa: E402
+from vedette_rq import connect as rq_connect  # noqa: E402
 
 
 def celery(tasks: int) -> None:
@@ -69,6 +73,28 @@ def dramatiq(messages: int) -> None:
         left = sum(left_over(cluster).values())
         _quiet_teardown()
     _print(report, "messages", f"{left} left in queues or acknowledgement sets", alive)
+
+
+def rq(jobs: int) -> None:
+    print(
+        f"\nRQ: a fresh cluster, `rq worker -w vedette_rq.Worker --with-scheduler` (a work horse "
+        f"forked per job),\n{jobs} jobs at 20/s, kill -9 of the master half-way ..."
+    )
+    with SentinelCluster(service_name="demo") as cluster, tempfile.TemporaryDirectory() as name:
+        print(f"  url              {cluster.url}")
+        command = rq_worker(cluster.url, "--with-scheduler", "--quiet")
+        worker = WorkerProcess(
+            command, log=Path(name) / "executions.log", output=Path(name) / "worker.out"
+        )
+        with running(worker):
+            client = rq_connect(cluster.url)
+            queue = Queue("default", connection=client)
+            report = _stream(cluster, lambda n: queue.enqueue(JOB, n), jobs, 20, name)
+            client.close()
+            alive = worker.alive
+        left = sum(rq_left_over(cluster).values())
+        _quiet_teardown()
+    _print(report, "jobs", f"{left} left in queues or registries", alive)
 
 
 def _worker(command: list[str], environment: dict[str, str], directory: str) -> WorkerProcess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 import redis
@@ -12,6 +13,7 @@ from rq import Queue
 
 import vedette
 import vedette_rq
+from tests.survives_failover import ROOT
 from vedette_rq.compat import SUPPORTED_RQ, check_rq_version
 from vedette_rq.settings import following_sentinel_client, sentinel_settings
 
@@ -98,3 +100,10 @@ def test_an_unsupported_rq_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -
 def test_the_spawn_worker_says_which_rq_it_needs() -> None:
     with pytest.raises(vedette.ConfigurationError, match=r"SpawnWorker needs rq >= 2\.2"):
         vedette_rq.SpawnWorker(["default"], connection=redis.Redis(), prepare_for_work=False)
+
+
+def test_the_supported_range_is_stated_once_for_pip_and_for_the_import_check() -> None:
+    project = (ROOT / "packages/rq-adapter/pyproject.toml").read_text()
+    (requirement,) = re.findall(r'^\s*"(rq[^"]*)"', project, re.MULTILINE)
+    (lowest, beyond) = SUPPORTED_RQ
+    assert requirement.replace(" ", "") == f"rq>={lowest[0]}.{lowest[1]},<{beyond[0]}"
