@@ -49,19 +49,28 @@ GROUPS = nox.project.load_toml("pyproject.toml")["dependency-groups"]
 # for the garbage collector to close, on every redis-py version seen (5.0, 6.4, 8.1); its warning
 # then fails whichever test it lands in. Only that warning is ignored.
 PYTEST_ARGS = ["--durations=10", "-W", "ignore:unclosed <ssl.SSLSocket:ResourceWarning"]
-# `lowest` runs each adapter's kill -9 stream, not the planned-failover and frozen-master ones
-# too: those exercise the core's following of the master, the same on every framework version,
-# and `ci` runs them; this keeps CI well inside its time budget.
+# `lowest` runs each adapter's kill -9 stream with its main worker, not the planned-failover and
+# frozen-master streams nor the other worker kinds too: those exercise the core's following of
+# the master and the adapter's own code, the same on every framework version, and `ci` runs
+# them; this keeps CI inside its time budget.
 LOWEST_SKIPS = [
     f"--deselect=tests/{path}[{case}]"
     for path, cases in {
         "celery_adapter/test_failover.py::test_a_prefork_worker_survives": ["failover", "freeze"],
+        "celery_adapter/test_failover.py::test_threads_and_solo_pools_survive_kill_9": [
+            "threads",
+            "solo",
+        ],
         "dramatiq_adapter/test_failover.py::test_a_worker_survives": [
             f"{fault}-{mode}"
             for fault in ("failover", "freeze")
             for mode in ("broker", "middleware")
         ],
         "rq_adapter/test_failover.py::test_a_worker_survives": ["failover", "freeze"],
+        "rq_adapter/test_failover.py::test_every_kind_of_worker_survives_kill_9": [
+            "SimpleWorker-100-2000",
+            "worker pool-20-400",
+        ],
     }.items()
     for case in cases
 ]

@@ -278,20 +278,26 @@ def test_a_child_forked_during_a_promotion_writes_once_it_ends(
     client.close()
 
 
-@pytest.mark.parametrize("fault", ["kill", "freeze"])
+@pytest.mark.parametrize(
+    ("fault", "connected"),
+    [("kill", True), ("freeze", True), ("freeze", False)],
+    ids=["kill", "freeze", "freeze, connecting"],
+)
 def test_a_child_moves_to_the_new_master_as_soon_as_its_parent_hears_of_it(
-    sentinel_cluster: SentinelCluster, fault: str
+    sentinel_cluster: SentinelCluster, fault: str, connected: bool
 ) -> None:
     # Pauses and socket timeouts far longer than a failover: only noticing the parent's view of
     # the switch makes the child's command finish soon after it. A killed master refuses the
-    # child's connections (a retry pause follows each); a frozen one leaves its read waiting.
+    # child's connections (a retry pause follows each); a frozen one leaves its read waiting, or
+    # the handshake of a connection the child makes after the freeze (as each work horse does).
     url = sentinel_cluster.url + "?min_backoff=10&max_backoff=10&socket_timeout=20"
     client = vedette.connect(url)
     client.set("k", "before")
     go = threading.Event()
 
     def child() -> float:
-        client.set("k", "warm")  # the child's own connection, to the master
+        if connected:
+            client.set("k", "warm")  # the child's own connection, to the master
         os.kill(os.getppid(), signal.SIGUSR1)  # the parent breaks the master now
         time.sleep(0.2)  # the fault lands while the child is idle or mid-command
         client.set("k", "child")

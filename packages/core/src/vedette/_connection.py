@@ -302,10 +302,12 @@ class SentinelConnection(Connection):
         Nothing cuts a child's sockets when the master switches (its parent's watcher cannot
         reach them), so a command waiting on a frozen or cut-off master would wait its whole
         ``socket_timeout`` before noticing. Raises as redis-py's read would after
-        ``socket_timeout``; a switch ends the wait at once, as a cut does in the parent.
+        ``socket_timeout``; a switch ends the wait at once, as a cut does in the parent. Also
+        while connecting: a child's new connection (every work horse makes its own) may reach a
+        master frozen since, whose handshake would never be answered.
         """
-        if self._handshaking or isinstance(read_options.get("timeout"), int | float):
-            return  # the caller's own read timeout, or nothing of the caller's pending
+        if isinstance(read_options.get("timeout"), int | float):
+            return  # the caller's own read timeout
         end = time.monotonic() + (self.socket_timeout or FOREVER)
         while not self.can_read(timeout=_CHILD_POLL):
             if self.replaced():

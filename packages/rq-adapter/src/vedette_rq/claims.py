@@ -14,20 +14,20 @@ RQ's worker pops a job id and runs it. A failover breaks that in two ways:
 So a Vedette worker *claims* each job it pops, in one server-side script (`CLAIM`), which also
 returns the job's hash (the fetch RQ does next, in the same round trip):
 
-- a job waiting to run (``queued``, or any status but those below) becomes ``started`` by this
+- a job waiting to run (``queued``: RQ sets it so with every push) becomes ``started`` by this
   worker (RQ's own ``status`` and ``worker_name`` fields, which RQ sets the same way a moment
   later) and is this worker's to run;
 - a job ``started`` by this worker is its to run (a claim whose reply was lost: the script may
   run twice, so a claim is retried like any idempotent call);
 - a job started by another worker is left to it (its work horse takes the entry off the list);
-- a job that already ended (finished, failed, stopped, canceled), or is gone, is a stale copy:
-  its entry is dropped from the intermediate list, and nothing runs.
+- any other job (it ended, it waits for a retry's time or a dependency, it is gone) is a stale
+  copy: its entry is dropped from the intermediate list, and nothing runs.
 
 After a lost pop reply, or a pop during which the master switched, the worker looks in its
 queue's intermediate list for jobs nobody claimed (`Claims.recover`) and claims them: any worker
 may, and the script lets exactly one. RQ's maintenance is replaced by `Claims.tidy`, which puts a
 job back at the head of its queue (instead of failing it) when it was left unclaimed for RQ's
-minute, or claimed by a worker that died before it ran.
+minute, or claimed by a worker that died before it ran, and drops stale copies.
 
 All workers of a queue must claim for this to hold: mix Vedette workers with stock RQ workers on
 one queue only while migrating.
@@ -36,10 +36,9 @@ one queue only while migrating.
 from __future__ import annotations
 
 import logging
-import math
 from typing import TYPE_CHECKING, Any
 
-import vedette
+from vedette_rq.patience import patiently
 
 if TYPE_CHECKING:
     from redis.commands.core import Script
@@ -47,7 +46,7 @@ if TYPE_CHECKING:
     from rq.queue import Queue
     from rq.worker import BaseWorker
 
-__all__ = ["CLAIM", "REQUEUE", "Claims"]
+__all__ = ["CLAIM", "SETTLE", "Claims"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,40 +54,38 @@ CLAIM = """
 -- KEYS: the job's hash; the queue's intermediate list, if jobs are popped into one.
 -- ARGV: the job's id, this worker's name. Returns the job's hash if it is this worker's to run.
 local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'queued' then
+    redis.call('HSET', KEYS[1], 'status', 'started', 'worker_name', ARGV[2])
+    return redis.call('HGETALL', KEYS[1])
+end
 if status == 'started' then
     if redis.call('HGET', KEYS[1], 'worker_name') == ARGV[2] then
         return redis.call('HGETALL', KEYS[1])
     end
     return false
 end
-if not status or status == 'finished' or status == 'failed' or status == 'stopped'
-        or status == 'canceled' then
-    if #KEYS == 2 then
-        redis.call('LREM', KEYS[2], 1, ARGV[1])
-    end
-    return false
+if #KEYS == 2 then
+    redis.call('LREM', KEYS[2], 1, ARGV[1])
 end
-redis.call('HSET', KEYS[1], 'status', 'started', 'worker_name', ARGV[2])
-return redis.call('HGETALL', KEYS[1])
+return false
 """
 
-REQUEUE = """
+SETTLE = """
 -- KEYS: the job's hash, the queue's intermediate list, the queue.
--- ARGV: the job's id, the status it was seen with, the worker that claimed it ('' if none).
--- Puts the job back at the head of its queue, unless it moved on since it was looked at.
+-- ARGV: the job's id; the status and claimer it was seen with ('' for none); 'requeue' or 'drop'.
+-- Puts the job back at the head of its queue, or drops its entry from the list, unless the job
+-- moved on since it was looked at.
 local fields = redis.call('HMGET', KEYS[1], 'status', 'worker_name')
-if fields[1] ~= ARGV[2] or (ARGV[3] ~= '' and fields[2] ~= ARGV[3]) then
+if (fields[1] or '') ~= ARGV[2] or (ARGV[3] ~= '' and fields[2] ~= ARGV[3]) then
     return 0
 end
-if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
+if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 or ARGV[4] == 'drop' then
     return 0
 end
 redis.call('HSET', KEYS[1], 'status', 'queued')
 redis.call('LPUSH', KEYS[3], ARGV[1])
 return 1
 """
-
-_ENDED = frozenset({"finished", "failed", "stopped", "canceled"})
 
 
 class Claims:
@@ -101,7 +98,7 @@ class Claims:
     def __init__(self, worker: BaseWorker) -> None:
         self.worker = worker
         self._claim: Script = worker.connection.register_script(CLAIM)
-        self._requeue: Script = worker.connection.register_script(REQUEUE)
+        self._settle: Script = worker.connection.register_script(SETTLE)
         self.recovering = False
         """A pop may have moved a job that no claim took: look in the intermediate lists."""
 
@@ -115,9 +112,7 @@ class Claims:
         keys = [worker.job_class.key_for(job_id)]
         if intermediate:
             keys.append(queue.intermediate_queue_key)
-        fields: list[bytes] | None = vedette.ensure_call(
-            self._claim, keys, [job_id, worker.name], deadline=math.inf, idempotent=True
-        )
+        fields: list[bytes] | None = patiently(self._claim, keys, [job_id, worker.name])
         if not fields:
             logger.debug("job %s: not this worker's to run (a copy, or another's)", job_id)
             return None
@@ -158,30 +153,34 @@ class Claims:
         stuck = queue.intermediate_queue
         for raw in connection.lrange(stuck.key, 0, -1):
             job_id = _text(raw)
+            key = self.worker.job_class.key_for(job_id)
             status, claimer = (
-                _text(value) if value is not None else ""
-                for value in connection.hmget(
-                    self.worker.job_class.key_for(job_id), "status", "worker_name"
-                )
+                _text(value) for value in connection.hmget(key, "status", "worker_name")
             )
-            if not status or status in _ENDED:
-                stuck.remove(job_id)  # a stale copy of a job that ran, or is gone
-            elif status == "started":
-                if not self._abandoned(claimer, job_id, queue):
-                    continue
-                self._put_back(queue, job_id, status, claimer)
-            elif not stuck.set_first_seen(job_id) and stuck.should_be_cleaned_up(job_id):
-                self._put_back(queue, job_id, status, "")  # unclaimed for RQ's minute
+            if status == "queued":  # popped, never claimed: put back after RQ's minute
+                if not stuck.set_first_seen(job_id) and stuck.should_be_cleaned_up(job_id):
+                    self._settle_entry(queue, job_id, status, "", "requeue")
+            elif status == "started":  # claimed: put back if its worker died before it ran
+                if self._abandoned(claimer, job_id, queue):
+                    self._settle_entry(queue, job_id, status, claimer, "requeue")
+            else:
+                self._settle_entry(queue, job_id, status, "", "drop")  # a stale copy
 
     def _abandoned(self, claimer: str, job_id: str, queue: Queue) -> bool:
         """A job claimed by a worker that is gone, before it ran (no execution recorded)."""
         worker = self.worker
-        alive = worker.connection.exists(worker.redis_worker_namespace_prefix + claimer)
-        return not alive and job_id not in queue.started_job_registry
+        connection = worker.connection
+        if connection.exists(worker.redis_worker_namespace_prefix + claimer):
+            return False
+        # The started registry holds the job's id (rq 2) or "id:execution" (rq 3).
+        started = queue.started_job_registry.key
+        if connection.zscore(started, job_id) is not None:
+            return False
+        return not any(connection.zscan_iter(started, match=f"{job_id}:*"))
 
-    def _put_back(self, queue: Queue, job_id: str, status: str, claimer: str) -> None:
+    def _settle_entry(self, queue: Queue, job_id: str, status: str, claimer: str, how: str) -> None:
         keys = [self.worker.job_class.key_for(job_id), queue.intermediate_queue_key, queue.key]
-        if self._requeue(keys, [job_id, status, claimer]):
+        if self._settle(keys, [job_id, status, claimer, how]):
             logger.warning(
                 "job %s: put back at the head of %s (it was left in %s)",
                 job_id,
@@ -191,4 +190,6 @@ class Claims:
 
 
 def _text(value: Any) -> str:
+    if value is None:
+        return ""
     return value.decode() if isinstance(value, bytes) else str(value)

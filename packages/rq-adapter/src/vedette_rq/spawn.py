@@ -19,14 +19,17 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 import vedette
+from vedette_rq.patience import patiently
 
 if TYPE_CHECKING:
     from rq.job import Job
     from rq.queue import Queue
     from rq.worker import BaseWorker
 
-__all__ = ["HORSE_ORDERS", "main", "spawn_work_horse"]
+__all__ = ["HORSE_ORDERS", "main", "sentinel_config", "spawn_work_horse"]
 
 HORSE_ORDERS = "VEDETTE_RQ_HORSE"
 """The environment variable that carries a spawned work horse's `_Orders`."""
@@ -52,7 +55,7 @@ def spawn_work_horse(worker: BaseWorker, job: Job, queue: Queue) -> int:
     Raises:
         vedette.ConfigurationError: The worker's client does not follow a Sentinel service.
     """
-    config = _config_of(worker)
+    config = sentinel_config(worker.connection)
     execution = getattr(worker, "execution", None)
     dump = getattr(worker, "_dump_worker_config", None)  # rq >= 3 says what a horse may keep
     orders = _Orders(
@@ -65,8 +68,10 @@ def spawn_work_horse(worker: BaseWorker, job: Job, queue: Queue) -> int:
         queue_name=queue.name,
         execution_id=None if execution is None else execution.id,
     )
-    os.environ["RQ_WORKER_ID"] = worker.name
+    os.environ["RQ_WORKER_ID"] = worker.name  # what RQ's own spawned horses get
     os.environ["RQ_JOB_ID"] = job.id
+    if execution is not None:
+        os.environ["RQ_EXECUTION_ID"] = execution.id
     environment = {**os.environ, HORSE_ORDERS: base64.b64encode(pickle.dumps(orders)).decode()}
     command = [sys.executable, "-c", "from vedette_rq.spawn import main; main()"]
     # setpgroup=0: the horse leads a process group of its own, as RQ's (the worker kills it so).
@@ -77,8 +82,16 @@ def main() -> None:
     """Run the job the worker spawned this interpreter for (its `_Orders`), then exit."""
     orders: _Orders = pickle.loads(base64.b64decode(os.environ.pop(HORSE_ORDERS)))
     sys.path[:] = orders.path
-    worker_class, settings = pickle.loads(orders.worker)
     connection = vedette.connect(orders.config)
+    worker, job, queue = patiently(_prepare, orders, connection)  # a failover only delays it
+    if worker is None:  # the worker is gone (its key expired): nothing to report to
+        sys.exit(1)
+    worker.main_work_horse(job, queue)
+
+
+def _prepare(orders: _Orders, connection: redis.Redis) -> tuple[Any, Any, Any]:
+    """The worker, its job and its queue, read back from the master, as RQ's own horse does."""
+    worker_class, settings = pickle.loads(orders.worker)
     worker = worker_class.find_by_key(
         orders.worker_key,
         connection=connection,
@@ -86,8 +99,8 @@ def main() -> None:
         queue_class=settings.get("queue_class"),
         serializer=orders.serializer,
     )
-    if worker is None:  # the worker is gone (its key expired): nothing to report to
-        sys.exit(1)
+    if worker is None:
+        return None, None, None
     for name, value in settings.items():
         setattr(worker, name, value)
     job = worker.job_class.fetch(orders.job_id, connection=connection, serializer=worker.serializer)
@@ -104,11 +117,16 @@ def main() -> None:
         execution = Execution.fetch(orders.execution_id, job.id, connection=connection)
         execution._job = job
         worker.execution = execution
-    worker.main_work_horse(job, queue)
+    return worker, job, queue
 
 
-def _config_of(worker: BaseWorker) -> vedette.SentinelConfig:
-    pool = worker.connection.connection_pool
+def sentinel_config(client: redis.Redis) -> vedette.SentinelConfig:
+    """The configuration of the Sentinel service ``client`` follows.
+
+    Raises:
+        vedette.ConfigurationError: ``client`` does not follow a Sentinel service.
+    """
+    pool = client.connection_pool
     config = getattr(pool, "config", None) or getattr(pool.connection_class, "config", None)
     if not isinstance(config, vedette.SentinelConfig):
         raise vedette.ConfigurationError(

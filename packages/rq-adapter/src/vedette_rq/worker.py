@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,7 +52,7 @@ from vedette_rq.connection import watcher_of
 from vedette_rq.patience import is_failover, patiently, tolerated
 from vedette_rq.scheduler import Scheduler
 from vedette_rq.settings import following_sentinel_client
-from vedette_rq.spawn import spawn_work_horse
+from vedette_rq.spawn import sentinel_config, spawn_work_horse
 
 if TYPE_CHECKING:
     from rq.job import Job
@@ -111,15 +112,47 @@ class FollowingWorker(rq.worker.BaseWorker):
 
     def prepare_execution(self, job: Job) -> Any:
         """RQ's, waiting a failover out: the job is claimed, nobody else will run it."""
-        return patiently(super().prepare_execution, job)
+        prepare = super().prepare_execution
+        executions: Any = getattr(self, "executions", None)  # rq >= 3: the worker's running ones
+        before = dict(executions) if isinstance(executions, dict) else None
+
+        def attempt() -> Any:
+            if before is not None:  # an attempt that failed leaves no execution behind
+                executions.clear()
+                executions.update(before)
+            return prepare(job)
+
+        return patiently(attempt)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         """RQ's (in the work horse), waiting a failover out."""
         patiently(super().prepare_job_execution, job, remove_from_intermediate_queue)
 
-    def handle_job_success(self, *args: Any, **kwargs: Any) -> None:
-        """RQ's (in the work horse), waiting a failover out: the job ran, it is recorded so."""
-        patiently(super().handle_job_success, *args, **kwargs)
+    def handle_execution_ended(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's (in the work horse), waiting a failover out: the job's end is noted."""
+        patiently(super().handle_execution_ended, *args, **kwargs)
+
+    def handle_job_success(self, job: Job, *args: Any, **kwargs: Any) -> None:
+        """RQ's (in the work horse), waiting a failover out: the job ran, it is recorded so.
+
+        RQ's recording is one transaction; an attempt is made again only while the job still
+        shows as started on the master (a transaction whose reply was lost may have gone
+        through), and with the job's repeat count as it was before the first.
+        """
+        record = super().handle_job_success
+        repeats = (getattr(job, "repeats_left", None), getattr(job, "repeat_intervals", None))
+        attempts = 0
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and job.get_status(refresh=True) != "started":
+                return  # recorded by an earlier attempt (it finished, or it is to repeat)
+            if hasattr(job, "repeats_left"):  # rq >= 3 counts repeats down while recording
+                job.repeats_left, job.repeat_intervals = repeats
+            record(job, *args, **kwargs)
+
+        patiently(attempt)
 
     # --- what it may skip: tolerated -----------------------------------------------------------
 
@@ -141,13 +174,29 @@ class FollowingWorker(rq.worker.BaseWorker):
     def clean_registries(self) -> None:
         """RQ's maintenance of each queue's registries, with `Claims.tidy` for the stuck jobs."""
         for queue in self.queues:
-            if queue.acquire_maintenance_lock():
+            if not queue.acquire_maintenance_lock():
+                continue
+            try:
                 self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
                 clean_registries(queue, self._exc_handlers)
                 clean_worker_registry(queue)
                 self._claims.tidy(queue)  # instead of RQ's, which fails what is stuck
-                queue.release_maintenance_lock()
+            finally:  # cut short by a failover: the next pass need not wait for the lock to expire
+                with tolerated(self.log, f"Worker {self.name}: releasing the maintenance lock"):
+                    queue.release_maintenance_lock()
         self.last_cleaned_at = now()  # type: ignore[assignment]  # RQ declares it None
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        """Keep the command channel through any failover's error (RQ's: connection errors only)."""
+        if not is_failover(exc):
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+            return
+        self.log.warning(
+            "Worker %s: the command channel was cut by a failover (%s); subscribing again",
+            self.name,
+            exc,
+        )
+        time.sleep(0.5)  # the next attempt waits for a master anyway: this only paces the loop
 
     def unsubscribe(self) -> None:
         """Leave the command channel promptly, as rq 3 does (rq 2 waited up to 60 s for it)."""
@@ -278,13 +327,20 @@ class FollowingWorker(rq.worker.BaseWorker):
         patiently(self.scheduler.acquire_locks)
         if not self.scheduler.acquired_locks:
             return
-        if burst:
-            try:
-                self.scheduler.enqueue_scheduled_jobs()
-            finally:
-                self.scheduler.release_locks()
-        else:
+        if not burst:
             self.scheduler.start()
+            return
+        # rq >= 3 records its schedulers (register_birth / register_death); rq 2 does not.
+        birth = getattr(self.scheduler, "register_birth", None)
+        death = getattr(self.scheduler, "register_death", None)
+        try:
+            if birth is not None:
+                birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            if death is not None:
+                death()
 
     def _keep_scheduler_running(self) -> None:
         """Start this worker's scheduler again if it died (RQ would wait for its maintenance)."""
@@ -295,6 +351,8 @@ class FollowingWorker(rq.worker.BaseWorker):
         self.log.warning("Worker %s: its scheduler died; starting it again", self.name)
         with tolerated(self.log, f"Worker {self.name}: restarting the scheduler"):
             scheduler.acquire_locks(auto_start=True)
+        if scheduler._process is process:  # another scheduler holds the lock now
+            scheduler._process = None  # RQ's maintenance tries for it again, every 10 minutes
 
 
 class Worker(FollowingWorker, rq.worker.Worker):
@@ -325,6 +383,7 @@ class SpawnWorker(FollowingWorker, _SpawnBase):  # type: ignore[misc,valid-type]
                 "installed",
             )
         super().__init__(queues, *args, **kwargs)
+        sentinel_config(self.connection)  # at start-up: its horses connect through the Sentinels
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         """Start the work horse for ``job`` in a new interpreter."""

@@ -89,13 +89,25 @@ class LossyProxy:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _disarm(self, command: bytes) -> bool:
+        """Whether the reply to ``command`` is the one to lose (then only this one)."""
+        with self._lock:
+            if self._armed != command:
+                return False
+            self._armed = None
+            return True
+
     def _accept(self) -> None:
         while True:
             try:
                 client, _ = self._listener.accept()
-                server = socket.create_connection(self.target, timeout=5)
             except OSError:
                 return  # closed
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:  # the target is down: so is this connection, as with no proxy
+                client.close()
+                continue
             server.settimeout(None)
             with self._lock:
                 self._sockets += [client, server]
@@ -122,8 +134,7 @@ class LossyProxy:
                     names = _COMMAND.findall(data)
                     if names:
                         last[0] = names[-1].upper()
-                elif self._armed is not None and last[0] == self._armed:
-                    self._armed = None
+                elif self._armed is not None and self._disarm(last[0]):
                     for sock in pair:  # the reply never arrives: the connection breaks
                         with contextlib.suppress(OSError):
                             sock.shutdown(socket.SHUT_RDWR)
