@@ -39,7 +39,12 @@ def test_worker_commands_reach_a_worker_after_a_failover(
     first = queue.enqueue(SLOW_JOB, 1, 60)
     wait_until(lambda: first.get_status(refresh=True) == JobStatus.STARTED, 10, "the job")
     sentinel_cluster.kill_master()  # the worker's subscription is on the old master
-    sentinel_cluster.wait_for_switch(30)
+    new = sentinel_cluster.wait_for_switch(30)
+    # A command published before the worker subscribed on the new master reaches nobody (as
+    # with any pub/sub): the subscription must come back, by itself, soon.
+    channel = "rq:pubsub:commanded"
+    subscribed = sentinel_cluster.client(new).pubsub_numsub
+    wait_until(lambda: subscribed(channel)[0][1] == 1, 5, "the worker's subscription")
     send_kill_horse_command(connection, "commanded")
     wait_until(lambda: first.get_status(refresh=True) == JobStatus.FAILED, 20, "the horse killed")
     second = queue.enqueue(SLOW_JOB, 2, 60)
