@@ -11,8 +11,9 @@ real ``rq worker`` processes (a work horse forked per job) started from RQ's com
   scheduled registries), writes the old master ran after the promotion; then whether the worker
   still runs and how many canaries ran.
 - **scheduled jobs across a kill -9**: with ``--with-scheduler``, 24 jobs due two per second
-  from 2 s before the kill on (``enqueue_at``); counted 30 s later: run within a second of their
-  time (or of the switch, if due while there was no master), run later, not run.
+  (``enqueue_at``), the kill 3.3 s after the first was due (tests/rq_adapter/schedules.py);
+  counted up to 30 s after the last was due: run within a second of their time (or of the
+  switch, if due while there was no master), run later, not run.
 - **steady state**: jobs enqueued as fast as possible, timed from the first enqueue to the last
   run, with ``vedette_rq.Worker`` on the Sentinel URL and RQ's ``Worker`` on ``redis://`` to the
   same master; also with both ``SimpleWorker``s; rounds alternate. Printed: jobs/s and ratios.
@@ -36,7 +37,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,7 @@ from rq import Queue  # noqa: E402
 import vedette_rq  # noqa: E402
 from tests.rq_adapter.conftest import JOB, rq_command, rq_worker  # noqa: E402
 from tests.rq_adapter.queues import left_over  # noqa: E402
+from tests.rq_adapter.schedules import lateness_across_a_kill  # noqa: E402
 from tests.survives_failover import (  # noqa: E402
     FAULT_TABLE_HEADER,
     FAULTS,
@@ -59,7 +60,7 @@ from tests.survives_failover import (  # noqa: E402
     run_stream,
     running,
 )
-from vedette.testing import SentinelCluster, SwitchClock, WaitTimeout, wait_until  # noqa: E402
+from vedette.testing import SentinelCluster, WaitTimeout, wait_until  # noqa: E402
 
 PEERS = ("vedette-rq", "rq SENTINEL")
 PARTS = ("faults", "scheduled", "steady")
@@ -143,31 +144,10 @@ def ran(log: Path) -> set[int]:
 def scheduled_across_kill(peer: str) -> tuple[int, int, int]:
     """Jobs due across a kill -9: (on time, late, not run), 30 s after the last was due."""
     with a_worker(peer, "--with-scheduler") as (cluster, queue, directory, _):
-        start = int(time.time()) + 3
-        due = {number: start + number // 2 for number in range(24)}
-        for number, at in due.items():
-            queue.enqueue_at(datetime.fromtimestamp(at, timezone.utc), JOB, number)
-        offset = time.time() - time.monotonic()
-        with SwitchClock(cluster) as clock:
-            wait_until(lambda: time.time() >= start + 2.3, 10, "the first jobs")
-            fault = time.time()
-            cluster.kill_master()
-            new = cluster.wait_for_switch(30)
-            wait_until(lambda: str(new) in clock.switched_at, 10, "the switch")
-        switched = clock.switched_at[str(new)] + offset
-        with suppress(WaitTimeout):
-            wait_until(lambda: set(due) <= ran(directory / "executions.log"), 30, "the jobs")
-        runs = dict(read_execution_log(directory / "executions.log"))
-        on_time = late = 0
-        for number, at in due.items():
-            if number not in runs:
-                continue
-            reference = switched if fault <= at < switched else at
-            if runs[number] + offset - reference < 1.0:
-                on_time += 1
-            else:
-                late += 1
-        return on_time, late, len(due) - on_time - late
+        late = lateness_across_a_kill(cluster, queue, directory / "executions.log")
+    on_time = sum(1 for runs in late.values() if runs and min(runs) < 1.0)
+    missing = sum(1 for runs in late.values() if not runs)
+    return on_time, len(late) - on_time - missing, missing
 
 
 def throughput(cluster: SentinelCluster, vedette: bool, kind: str, jobs: int) -> float:

@@ -5,12 +5,13 @@ processes, and differ only in how work is sent and where it may be stranded:
 
 1. start the framework's worker processes (`WorkerProcess`);
 2. send ``count`` numbered jobs at ``rate`` per second (`run_stream`), injecting the fault
-   (`FAULTS`) half-way; the producer records which sends returned and which raised;
+   (`FAULTS`) half-way; the producer records which sends returned and which raised; afterwards
+   a batch of canaries must run (`run_canaries`);
 3. each job, when it runs, appends its number and the time to an execution log
    (`record_execution`, called by the framework's job function in the worker);
 4. wait until every acknowledged job has run, then count (`StreamReport`): producer errors,
    lost (acknowledged, never run), duplicated (run more than once), stranded (left in a queue or
-   an unacknowledged set, as the adapter's test counts them), how long after Sentinel's
+   an unacknowledged set, as the adapter counts them: ``left_over``), how long after Sentinel's
    ``+switch-master`` the first job ran (consumption resuming), and, in a planned failover,
    every write the old master ran after the replica was promoted (`ServerWrites`: writes there
    are discarded when the old master becomes a replica).
@@ -51,6 +52,7 @@ __all__ = [
     "fault_table_row",
     "read_execution_log",
     "record_execution",
+    "run_canaries",
     "run_stream",
     "running",
 ]
@@ -173,13 +175,16 @@ def run_stream(
     rate: float = 100.0,
     thaw_after: float = 15.0,
     drain_timeout: float = 90.0,
+    left_over: Callable[[], int] | None = None,
 ) -> StreamReport:
     """Send ``count`` jobs at ``rate`` per second with ``fault`` half-way; wait for them to run.
 
     ``send(n)`` sends job ``n`` (returning means acknowledged). A frozen master is thawed
     ``thaw_after`` seconds after it was frozen (after the switch, so it comes back as a stale
     master). Returns once every acknowledged job ran, or ``drain_timeout`` passed after the last
-    send; the caller then counts what is stranded and asserts on the report.
+    send, and ``left_over()`` (the adapter's count of what is left in queues and unacknowledged
+    sets) reached 0 or stayed above for 10 s: that is the report's ``stranded``, and its runs are
+    read again (a job delivered twice has run by then). The caller asserts on the report.
     """
     report = StreamReport(fault=fault)
     with ServerWrites(cluster, cluster.master_address()) as old_master:
@@ -194,6 +199,10 @@ def run_stream(
 
         with suppress(TimeoutError):  # what did not run is reported as lost
             wait_until(drained, drain_timeout, "every acknowledged job to run")
+        if left_over is not None:
+            with suppress(TimeoutError):  # what is left is reported as stranded
+                wait_until(lambda: left_over() == 0, 10, "the queues to empty")
+            report.stranded = left_over()
         report.runs = read_execution_log(log)
         if fault == "failover":
             new_master = cluster.wait_for_switch(60)
@@ -245,6 +254,16 @@ def _send(
         if thaw.is_alive():
             thaw.join()  # the stream ended before the thaw: the master comes back all the same
     return fault_at
+
+
+def run_canaries(send: Callable[[int], object], log: Path, count: int = 20) -> None:
+    """Send ``count`` jobs after the failover (numbered from 10,000); wait for all to run."""
+    canaries = set(range(10_000, 10_000 + count))
+    for number in canaries:
+        send(number)
+    wait_until(
+        lambda: canaries <= {number for number, _ in read_execution_log(log)}, 30, "the canaries"
+    )
 
 
 class ServerWrites:
@@ -361,6 +380,14 @@ class WorkerProcess:
                 cwd=ROOT,
                 start_new_session=True,
             )
+        return self
+
+    def wait_ready(self, marker: str, count: int = 1, timeout: float = 60.0) -> WorkerProcess:
+        """Wait until ``marker`` shows ``count`` times in the output; the worker must still run."""
+        wait_until(
+            lambda: self.text().count(marker) >= count or not self.alive, timeout, "the worker"
+        )
+        assert self.alive, self.text()
         return self
 
     @property

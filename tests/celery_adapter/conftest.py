@@ -12,7 +12,7 @@ from celery import Celery
 
 import vedette_celery
 from tests.survives_failover import WorkerProcess
-from vedette.testing import SentinelCluster, wait_until
+from vedette.testing import SentinelCluster
 
 WorkerFactory = Callable[..., WorkerProcess]
 
@@ -78,9 +78,7 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
             },
         )
         workers.append(worker.start())
-        wait_until(lambda: " ready." in worker.text() or not worker.alive, 60, "the worker")
-        assert worker.alive, worker.text()
-        return worker
+        return worker.wait_ready(" ready.")
 
     yield start
     for worker in workers:

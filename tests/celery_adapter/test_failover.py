@@ -16,7 +16,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,9 @@ from tests.survives_failover import (
     Fault,
     StreamReport,
     assert_survived,
-    read_execution_log,
     run_stream,
 )
-from vedette.testing import ClusterFactory, SentinelCluster, TLSFiles, WaitTimeout, wait_until
+from vedette.testing import ClusterFactory, SentinelCluster, TLSFiles, wait_until
 
 
 def stranded(cluster: SentinelCluster) -> int:
@@ -101,19 +100,15 @@ class TaskEvents:
 def stream_through(
     cluster: SentinelCluster, app: Celery, fault: Fault, log: Path, count: int = 2000
 ) -> StreamReport:
-    """The harness's stream of ``record`` tasks; then the queues drained, and what is left."""
-    report = run_stream(
+    """The harness's stream of ``record`` tasks; what is left counted."""
+    return run_stream(
         cluster,
         lambda number: app.send_task("record", (number,)),
         fault=fault,
         log=log,
         count=count,
+        left_over=lambda: stranded(cluster),
     )
-    with suppress(WaitTimeout):  # what is left is counted as stranded
-        wait_until(lambda: stranded(cluster) == 0, 10, "the queues to empty")
-    report.runs = read_execution_log(log)  # a task delivered twice has run by now
-    report.stranded = stranded(cluster)
-    return report
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -195,7 +190,10 @@ def test_an_acknowledged_publish_survives_with_wait_replicas(
     celery_worker_factory: WorkerFactory,
     tmp_path: Path,
 ) -> None:
-    cluster = sentinel_cluster_factory(replicas=2)
+    # down-after 2 s: on a loaded machine a replica promoted under 1 s was once itself declared
+    # down a second later, and that second failover left the new master with no replica to
+    # confirm writes (NotReplicatedError, which stops Celery's worker: see docs/celery.md).
+    cluster = sentinel_cluster_factory(replicas=2, down_after_ms=2000)
     url = celery_url(cluster) + "?wait_replicas=1"
     celery_worker_factory(url)
     app = producer_app(url)

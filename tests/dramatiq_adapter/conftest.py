@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.survives_failover import WorkerProcess
-from vedette.testing import SentinelCluster, wait_until
+from vedette.testing import SentinelCluster
 
 WorkerFactory = Callable[..., WorkerProcess]
 MODES = ("broker", "middleware")
@@ -40,13 +40,7 @@ def dramatiq_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
             environment={"VEDETTE_URL": cluster.url, "VEDETTE_DRAMATIQ_MODE": mode},
         )
         workers.append(worker.start())
-        wait_until(
-            lambda: worker.text().count("is ready for action") >= processes or not worker.alive,
-            60,
-            "the worker",
-        )
-        assert worker.alive, worker.text()
-        return worker
+        return worker.wait_ready("is ready for action", processes)
 
     yield start
     for worker in workers:

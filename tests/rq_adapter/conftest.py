@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.survives_failover import WorkerProcess
-from vedette.testing import wait_until
 
 WorkerFactory = Callable[..., WorkerProcess]
 
@@ -63,13 +62,7 @@ def rq_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
             environment=environment or {},
         )
         workers.append(worker.start())
-        wait_until(
-            lambda: worker.text().count("Listening on") >= ready or not worker.alive,
-            60,
-            "the worker",
-        )
-        assert worker.alive, worker.text()
-        return worker
+        return worker.wait_ready("Listening on", ready)
 
     yield start
     for worker in workers:

@@ -13,7 +13,6 @@ two thirds of the time when the fault lands); `SimpleWorker` takes RQ users' 100
 from __future__ import annotations
 
 import time
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,17 @@ from tests.survives_failover import (
     StreamReport,
     assert_survived,
     read_execution_log,
+    run_canaries,
     run_stream,
 )
-from vedette.testing import SentinelCluster, WaitTimeout, wait_until
+from vedette.testing import SentinelCluster, wait_until
 
 
 def stream_through(
     cluster: SentinelCluster, queue: Queue, fault: Fault, log: Path, *, count: int, rate: float
 ) -> StreamReport:
-    """The harness's stream; then the queues drained, and what is left counted."""
-    report = run_stream(
+    """The harness's stream; what is left in queues and registries counted."""
+    return run_stream(
         cluster,
         lambda number: queue.enqueue(JOB, number),
         fault=fault,
@@ -46,21 +46,7 @@ def stream_through(
         count=count,
         rate=rate,
         drain_timeout=60,
-    )
-    with suppress(WaitTimeout):  # what is left is counted
-        wait_until(lambda: not left_over(cluster), 30, "the queues and registries to empty")
-    report.runs = read_execution_log(log)  # a job run twice has run by now
-    report.stranded = sum(left_over(cluster).values())
-    return report
-
-
-def run_canaries(queue: Queue, log: Path, count: int = 20) -> None:
-    """A batch sent after the failover runs."""
-    canaries = set(range(10_000, 10_000 + count))
-    for number in canaries:
-        queue.enqueue(JOB, number)
-    wait_until(
-        lambda: canaries <= {number for number, _ in read_execution_log(log)}, 30, "the canaries"
+        left_over=lambda: sum(left_over(cluster).values()),
     )
 
 
@@ -77,7 +63,7 @@ def test_a_worker_survives(
     report = stream_through(sentinel_cluster, queue, fault, log, count=400, rate=20)
     assert worker.alive, worker.text()
     assert_survived(report, resume_within=0.5)
-    run_canaries(queue, log)
+    run_canaries(lambda number: queue.enqueue(JOB, number), log)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +96,7 @@ def test_every_kind_of_worker_survives_kill_9(
     assert worker.alive, worker.text()
     print(f"{kind}: {start_up * 1000:.0f} ms from enqueue to run with nothing failing")
     assert_survived(report, resume_within=0.5 + start_up)
-    run_canaries(queue, log, count=5 if kind == "SpawnWorker" else 20)
+    run_canaries(lambda number: queue.enqueue(JOB, number), log, 5 if kind == "SpawnWorker" else 20)
 
 
 def _latency(queue: Queue, log: Path) -> float:
