@@ -68,7 +68,7 @@ PEERS: dict[str, tuple[str, Callable[[SentinelCluster], RedisBroker]]] = {
 def master_for_broker(cluster: SentinelCluster) -> RedisBroker:
     """What users have today: a RedisBroker on redis-py's Sentinel client (unannotated)."""
     addresses = [(a.host, a.port) for a in cluster.sentinel_addresses]
-    client = redis.Sentinel(addresses).master_for(cluster.service_name)  # type: ignore[no-untyped-call]
+    client = redis.Sentinel(addresses).master_for(cluster.service_name)  # type: ignore[no-untyped-call, unused-ignore]
     return RedisBroker(client=client)  # type: ignore[no-untyped-call]
 
 

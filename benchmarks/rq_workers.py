@@ -80,8 +80,8 @@ def producer(cluster: SentinelCluster, peer: str) -> redis.Redis:
     if peer == "vedette-rq":
         return vedette_rq.connect(cluster.url)
     addresses = [(a.host, a.port) for a in cluster.sentinel_addresses]
-    sentinel = redis.Sentinel(addresses)  # type: ignore[no-untyped-call]
-    return sentinel.master_for(cluster.service_name)  # type: ignore[no-any-return,no-untyped-call]
+    sentinel = redis.Sentinel(addresses)  # type: ignore[no-untyped-call, unused-ignore]
+    return sentinel.master_for(cluster.service_name)  # type: ignore[no-any-return, no-untyped-call, unused-ignore]
 
 
 def worker(cluster: SentinelCluster, peer: str, directory: Path, *options: str) -> WorkerProcess:

@@ -17,14 +17,16 @@ from tests.survives_failover import ROOT
 from vedette_rq.compat import SUPPORTED_RQ, check_rq_version
 from vedette_rq.settings import following_sentinel_client, sentinel_settings
 
+INSTANCES = [("10.0.0.1", 26379), ("10.0.0.2", 26380)]
+SENTINEL_KWARGS = {"password": "sentinel-s3cret", "socket_timeout": 0.5}
 SENTINEL = {
-    "INSTANCES": [("10.0.0.1", 26379), ("10.0.0.2", 26380)],
+    "INSTANCES": INSTANCES,
     "MASTER_NAME": "mymaster",
     "DB": 2,
     "PASSWORD": "s3cret",
     "SOCKET_TIMEOUT": 3,
     "CONNECTION_KWARGS": {"health_check_interval": 30, "retry_on_timeout": True},
-    "SENTINEL_KWARGS": {"password": "sentinel-s3cret", "socket_timeout": 0.5},
+    "SENTINEL_KWARGS": SENTINEL_KWARGS,
 }
 
 
@@ -61,9 +63,14 @@ def test_connect_takes_the_sentinel_dict() -> None:
 
 def test_the_client_rq_builds_from_the_sentinel_dict_is_followed_instead() -> None:
     # What `rq worker -c settings` builds (rq.cli.helpers.get_redis_from_config), unconnected.
-    kwargs = {"db": 2, "username": None, "password": "s3cret", "socket_timeout": 3, "ssl": False}
     sentinel = Sentinel(
-        SENTINEL["INSTANCES"], sentinel_kwargs=SENTINEL["SENTINEL_KWARGS"], **kwargs
+        INSTANCES,
+        sentinel_kwargs=SENTINEL_KWARGS,
+        db=2,
+        username=None,
+        password="s3cret",
+        socket_timeout=3,
+        ssl=False,
     )
     following = following_sentinel_client(sentinel.master_for("mymaster"))
     assert following is not None
@@ -75,7 +82,7 @@ def test_the_client_rq_builds_from_the_sentinel_dict_is_followed_instead() -> No
 
 
 def test_a_worker_handed_rq_s_sentinel_client_follows_the_service() -> None:
-    sentinel = Sentinel(SENTINEL["INSTANCES"], db=2)
+    sentinel = Sentinel(INSTANCES, db=2)
     client = sentinel.master_for("mymaster")
     queue = Queue("default", connection=client)
     worker = vedette_rq.Worker([queue], connection=client, prepare_for_work=False)

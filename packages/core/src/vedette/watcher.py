@@ -427,7 +427,7 @@ class FailoverWatcher:
         pauses = Backoff.from_config(self.config).delays()
         while not stopping.is_set():
             client = sentinel_client(self.config, address, socket_keepalive=True)
-            pubsub = client.pubsub()  # type: ignore[no-untyped-call]
+            pubsub = client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
             with self._lock:
                 if stopping.is_set():
                     break

@@ -156,7 +156,7 @@ class SwitchClock:
 
     def __enter__(self) -> SwitchClock:
         for index in range(len(self._cluster.sentinel_addresses)):
-            pubsub = self._cluster.sentinel(index).pubsub()  # type: ignore[no-untyped-call]
+            pubsub = self._cluster.sentinel(index).pubsub()  # type: ignore[no-untyped-call, unused-ignore]
             pubsub.subscribe("+switch-master")
             thread = threading.Thread(
                 target=self._run, args=(pubsub,), name="vedette-switch-clock", daemon=True
