@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-PUBLIC_MODULES = ["vedette", "vedette.testing", "vedette_celery", "vedette_dramatiq", "vedette_rq"]
+PUBLIC_MODULES = [
+    "vedette",
+    "vedette.schedule",
+    "vedette.testing",
+    "vedette_celery",
+    "vedette_dramatiq",
+    "vedette_rq",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

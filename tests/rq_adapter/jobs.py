@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from rq import get_current_job
+
 from tests.survives_failover import record_execution
 
 
@@ -14,7 +16,15 @@ def record(number: int) -> int:
 
 
 def record_slowly(number: int, seconds: float) -> int:
-    """Take ``seconds`` (a job that is running when the fault lands), then note the run."""
+    """Take ``seconds`` (a job that is running when the fault lands), then note the run.
+
+    It marks itself running in its meta first: RQ marks a job started before its work horse
+    takes it, and worker commands reach only a job that a work horse runs.
+    """
+    job = get_current_job()
+    if job is not None:
+        job.meta["running"] = True
+        job.save_meta()
     time.sleep(seconds)
     record_execution(number)
     return number

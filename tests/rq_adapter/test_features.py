@@ -29,6 +29,11 @@ def ran(log: Path) -> list[int]:
     return [number for number, _ in read_execution_log(log)]
 
 
+def running(job: Job) -> bool:
+    """The job runs in a work horse (what worker commands act on); see jobs.record_slowly."""
+    return bool(job.get_meta(refresh=True).get("running"))
+
+
 def test_worker_commands_reach_a_worker_after_a_failover(
     sentinel_cluster: SentinelCluster, rq_worker_factory: WorkerFactory, tmp_path: Path
 ) -> None:
@@ -37,7 +42,7 @@ def test_worker_commands_reach_a_worker_after_a_failover(
     connection = vedette_rq.connect(url)
     queue = Queue("default", connection=connection)
     first = queue.enqueue(SLOW_JOB, 1, 60)
-    wait_until(lambda: first.get_status(refresh=True) == JobStatus.STARTED, 10, "the job")
+    wait_until(lambda: running(first), 10, "the job in a work horse")
     sentinel_cluster.kill_master()  # the worker's subscription is on the old master
     new = sentinel_cluster.wait_for_switch(30)
     # A command published before the worker subscribed on the new master reaches nobody (as
@@ -48,7 +53,7 @@ def test_worker_commands_reach_a_worker_after_a_failover(
     send_kill_horse_command(connection, "commanded")
     wait_until(lambda: first.get_status(refresh=True) == JobStatus.FAILED, 20, "the horse killed")
     second = queue.enqueue(SLOW_JOB, 2, 60)
-    wait_until(lambda: second.get_status(refresh=True) == JobStatus.STARTED, 10, "the job")
+    wait_until(lambda: running(second), 10, "the job in a work horse")
     send_stop_job_command(connection, second.id)
     wait_until(lambda: second.get_status(refresh=True) == JobStatus.STOPPED, 20, "the job stopped")
     send_shutdown_command(connection, "commanded")

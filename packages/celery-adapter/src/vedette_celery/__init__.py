@@ -1,4 +1,7 @@
-"""Redis Sentinel failover safety for Celery: a broker transport and a result backend.
+"""Redis Sentinel failover safety for Celery.
+
+A broker transport, a result backend, and a dispatcher for the schedule store
+(`CeleryDispatcher`).
 
 Importing this package registers the ``redis-sentinel://`` and ``rediss-sentinel://`` schemes
 (the ``celery`` command does it by itself, through an entry point)::
@@ -10,6 +13,7 @@ See docs/celery.md.
 """
 
 from vedette_celery.backend import ResultBackend
+from vedette_celery.dispatch import CeleryDispatcher
 from vedette_celery.registration import register
 from vedette_celery.retrying import ensure_redis_call
 from vedette_celery.settings import CelerySettings, split
@@ -28,6 +32,8 @@ __all__ = [
     "ResultBackend",
     # Retrying
     "ensure_redis_call",
+    # The schedule store
+    "CeleryDispatcher",
 ]
 
 register()

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis
 
@@ -115,7 +115,8 @@ class FailoverWatcher:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listeners: dict[Address, threading.Thread] = {}
-        self._subscribers: dict[Address, redis.Redis] = {}  # each listener's client, to cut
+        # Each listener's client and subscription, to cut.
+        self._subscribers: dict[Address, tuple[redis.Redis, redis.client.PubSub]] = {}
 
     def _after_fork(self) -> None:
         if self._running_in:  # it ran in the parent: follow what the parent knows
@@ -181,7 +182,12 @@ class FailoverWatcher:
             threads, self._threads, self._listeners = list(self._threads), [], {}
             streams, self._streams = self._streams, []
             self._changed.notify_all()
-        for client in subscribers:
+        for client, pubsub in subscribers:
+            connection: Any = pubsub.connection  # None until it first subscribed
+            if connection is not None:
+                # redis-py 8.2's PubSub dials again after a read error, retries off or not: the
+                # listener would wait out a frozen Sentinel's handshake before it saw the stop.
+                setattr(connection, "connect", _refuse_to_connect)  # noqa: B010
             # Also reaches a connection still in its handshake (to a frozen Sentinel, say):
             # redis-py shuts down the sockets of in-use connections too.
             client.connection_pool.disconnect()
@@ -431,7 +437,7 @@ class FailoverWatcher:
             with self._lock:
                 if stopping.is_set():
                     break
-                self._subscribers[address] = client
+                self._subscribers[address] = (client, pubsub)
             try:
                 pubsub.psubscribe("*")
                 self._receive(address, pubsub, stopping)
@@ -445,7 +451,8 @@ class FailoverWatcher:
                 stopping.wait(next(pauses))
             finally:
                 with self._lock:
-                    if self._subscribers.get(address) is client:
+                    held = self._subscribers.get(address)
+                    if held is not None and held[0] is client:
                         del self._subscribers[address]
                 pubsub.close()
                 client.close()
@@ -640,3 +647,8 @@ def shared_watcher(config: SentinelConfig) -> FailoverWatcher:
         # (a lock here could be inherited held by a forked child).
         watcher = _shared.setdefault(config, FailoverWatcher(config))
     return watcher
+
+
+def _refuse_to_connect() -> None:
+    """What a closed watcher's subscription does when redis-py asks it to reconnect."""
+    raise redis.ConnectionError("the watcher is closed")

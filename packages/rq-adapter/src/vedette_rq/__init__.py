@@ -6,7 +6,8 @@ r"""Redis Sentinel failover safety for RQ.
 - `Worker`, `SimpleWorker`, `SpawnWorker` (rq >= 2.2): RQ's workers, which a failover neither
   stops nor makes lose, repeat or strand a job (``-w vedette_rq.Worker``); `FollowingWorker` to
   make another worker class so;
-- `Scheduler`: RQ's scheduler (``--with-scheduler``), which a failover only pauses.
+- `Scheduler`: RQ's scheduler (``--with-scheduler``), which a failover only pauses;
+- `RQDispatcher`: sends runs of the schedule store (`vedette.schedule`) as RQ jobs.
 
 Usage::
 
@@ -21,6 +22,7 @@ from vedette_rq.compat import check_rq_version as _check_rq_version
 _check_rq_version()  # before RQ's classes are subclassed: a clear error, not an odd one
 
 from vedette_rq.connection import Redis, connect, watcher_of  # noqa: E402
+from vedette_rq.dispatch import RQDispatcher  # noqa: E402
 from vedette_rq.scheduler import Scheduler  # noqa: E402
 from vedette_rq.worker import FollowingWorker, SimpleWorker, SpawnWorker, Worker  # noqa: E402
 
@@ -35,5 +37,6 @@ __all__ = [
     "SpawnWorker",
     "Worker",
     # Scheduling
+    "RQDispatcher",
     "Scheduler",
 ]

@@ -106,7 +106,9 @@ def following_sentinel_client(client: redis.Redis) -> redis.Redis | None:
         "INSTANCES": [_address_of(sentinel) for sentinel in manager.sentinels],
         "MASTER_NAME": service_name,
         "MIN_OTHER_SENTINELS": manager.min_other_sentinels,
-        "SENTINEL_KWARGS": dict(manager.sentinel_kwargs),
+        # redis-py 8.2 adds a `retry` of its own to every Sentinel's kwargs; Vedette asks the
+        # Sentinels with its own policy, so only what the user set is read.
+        "SENTINEL_KWARGS": {k: v for k, v in manager.sentinel_kwargs.items() if k != "retry"},
         "CONNECTION_KWARGS": dict(manager.connection_kwargs),
     }
     config, options = sentinel_settings(settings)

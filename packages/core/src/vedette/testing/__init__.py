@@ -1,7 +1,8 @@
 """Real Redis Sentinel clusters on loopback, for tests, benchmarks and development.
 
 `SentinelCluster` starts a master, replicas and Sentinels as real ``redis-server`` processes and
-injects real faults into them (``kill -9``, SIGSTOP, planned failover, a dead Sentinel);
+injects real faults into them (``kill -9``, SIGSTOP, planned failover, a dead Sentinel), and
+`LocalRedisCluster` starts the masters of a Redis Cluster;
 `WriteLoop` and `SwitchClock` measure what a client makes of them; `capture_events` records the
 failover events a client sees, and `ScriptedWatcher` plays them without a failover. For pytest
 fixtures, add ``pytest_plugins = ["vedette.testing.pytest_plugin"]`` to a ``conftest.py`` and
@@ -21,12 +22,14 @@ from vedette.testing._waiting import wait_until
 from vedette.testing.cluster import ClusterFactory, SentinelCluster
 from vedette.testing.errors import ClusterError, WaitTimeout
 from vedette.testing.events import EventLog, ScriptedWatcher, capture_events
+from vedette.testing.redis_cluster import LocalRedisCluster
 from vedette.testing.writes import SwitchClock, WriteLoop, WriteReport
 
 __all__ = [
     # Clusters
     "ClusterError",
     "ClusterFactory",
+    "LocalRedisCluster",
     "SentinelCluster",
     "TLSFiles",
     "find_redis_server",

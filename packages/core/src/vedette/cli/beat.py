@@ -1,0 +1,87 @@
+"""``vedette beat URL``: the scheduler for Celery, Dramatiq and RQ entries of one store."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from importlib.metadata import entry_points
+from types import FrameType
+
+import click
+
+from vedette.cli._options import reported_errors
+from vedette.cli.schedule import prefix_option
+from vedette.client import connect
+from vedette.config import SentinelConfig
+from vedette.errors import VedetteError
+from vedette.schedule import (
+    DEFAULT_LEASE,
+    DISPATCHER_GROUP,
+    Dispatcher,
+    ScheduleRunner,
+    ScheduleStore,
+)
+
+
+def load_dispatchers(url: str, only: tuple[str, ...] = ()) -> dict[str, Dispatcher]:
+    """A dispatcher per installed framework (``vedette.dispatchers``), built for ``url``."""
+    points = {point.name: point for point in entry_points(group=DISPATCHER_GROUP)}
+    missing = sorted(set(only) - set(points))
+    if missing:
+        raise click.BadParameter(
+            f"no dispatcher installed for {missing[0]!r} "
+            f"(installed: {', '.join(sorted(points)) or 'none'})",
+            param_hint="--framework",
+        )
+    return {name: points[name].load()(url) for name in (only or sorted(points))}
+
+
+@click.command()
+@click.argument("url", metavar="URL", envvar="VEDETTE_URL")
+@prefix_option
+@click.option(
+    "--framework",
+    "frameworks",
+    multiple=True,
+    help="Dispatch only this framework's entries (repeatable); default: every one installed.",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_LEASE,
+    show_default=True,
+    help="Seconds of the leader's lease: the longest a standby waits to take over.",
+)
+def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> None:
+    """Run the scheduler of the store: lead it, or stand by until the leader stops.
+
+    Start it the same way on several hosts: one leads and dispatches each due run once, through
+    the dispatcher its framework's adapter installed (vedette-celery, vedette-dramatiq,
+    vedette-rq); the others take over within the lease. Stops on SIGTERM or Ctrl-C.
+    """
+    try:
+        config = SentinelConfig.from_url(url)
+    except VedetteError as error:
+        raise click.BadParameter(str(error), param_hint="URL") from None
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with reported_errors():
+        dispatchers = load_dispatchers(url, frameworks)
+        client = connect(config)
+        runner = ScheduleRunner(ScheduleStore(client, prefix=prefix), dispatchers, lease=lease)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            runner.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        click.echo(
+            f"vedette beat: store {prefix!r} of service {config.service_name!r}, "
+            f"dispatching {', '.join(dispatchers) or 'nothing'}; lease {lease:g} s",
+            err=True,
+        )
+        try:
+            runner.run()
+        finally:
+            client.close()

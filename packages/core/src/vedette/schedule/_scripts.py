@@ -1,0 +1,177 @@
+"""The store's server-side scripts: each change to an entry is one atomic call.
+
+Keys of a store share one hash tag (``{prefix}``), so the scripts also run on Redis Cluster.
+Entry keys are built inside the scripts from ``ARGV`` (the due entries are not known before the
+claim); they hash to the same slot as the declared keys.
+
+Entry hash fields: the definition (``fw``, ``fn``, ``q``, ``a``, ``kw``, ``o``, ``s``, ``m``,
+``off``: see `vedette.schedule.store`), the history (``last`` slot, ``n`` runs, ``late`` missed
+runs dispatched in a row, ``err``), and an open claim (``c`` its slot, ``cn`` the scheduler's
+clock when claimed, ``ca`` the server's, ``cb`` the claiming leader's fencing token).
+"""
+
+from __future__ import annotations
+
+DEFINITION_FIELDS = ("fw", "fn", "q", "a", "kw", "o", "s", "m", "off")
+CLAIM_FIELDS = ("c", "cn", "ca", "cb")
+
+# KEYS: due, the entry. ARGV: name, next run (a score, or "+inf"), the schedule field, then
+# field, value... An unchanged schedule keeps the entry's place (and any open claim); a changed
+# one starts afresh. Returns the entry's score.
+UPSERT = """
+local old = redis.call('HGET', KEYS[2], 's')
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], 'fw', 'fn', 'q', 'a', 'kw', 'o', 's', 'm', 'off', 'err')
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+local paused = redis.call('HEXISTS', KEYS[2], 'off') == 1
+if old == ARGV[3] and score and score ~= 'inf' and not paused then
+  return score
+end
+if old ~= ARGV[3] then
+  redis.call('HDEL', KEYS[2], 'c', 'cn', 'ca', 'cb', 'late')
+end
+local next_run = ARGV[2]
+if paused then next_run = '+inf' end
+redis.call('ZADD', KEYS[1], next_run, ARGV[1])
+return next_run
+"""
+
+# KEYS: due, leader, inbox. ARGV: fencing token, now (ms), limit, entry key prefix, inbox limit,
+# hold (ms: how long another leader's claim is left to it before it is taken over).
+# Returns false if the token is not the leader's; else {claims, documents, next due score}, a
+# claim being {name, slot, claim clock, taken over (0/1), field, value, ...}. The documents stay
+# in the inbox until the leader has stored them (INBOX_DONE): a leader that dies meanwhile
+# leaves them to the next one.
+CLAIM = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
+local now = ARGV[2]
+local time = redis.call('TIME')
+local server = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+local claims = {}
+for i = 1, #due, 2 do
+  local name, slot = due[i], due[i + 1]
+  local key = ARGV[4] .. name
+  local open = redis.call('HMGET', key, 'c', 'cn', 'ca', 'cb')
+  local clock, taken = now, 0
+  local mine = true
+  if open[1] == slot then
+    clock = open[2]
+    if open[4] ~= ARGV[1] then
+      if server - tonumber(open[3]) < tonumber(ARGV[6]) then
+        mine = false
+      else
+        taken = 1
+        redis.call('HSET', key, 'cb', ARGV[1])
+      end
+    end
+  else
+    redis.call('HSET', key, 'c', slot, 'cn', now, 'ca', server, 'cb', ARGV[1])
+  end
+  if mine then
+    local claim = {name, slot, clock, taken}
+    local fields = redis.call('HGETALL', key)
+    for j = 1, #fields do claim[#claim + 1] = fields[j] end
+    claims[#claims + 1] = claim
+  end
+end
+local documents = redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+local later = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+return {claims, documents, later[2] or false}
+"""
+
+# KEYS: due. ARGV: fencing token, entry key prefix, then for each claim: name, slot, outcome
+# ("1" sent, "0" not sent, "f" failed: the claim stays open), next score ("+inf": no more runs),
+# missed runs dispatched in a row, error ("": none). Settles only claims the token still holds;
+# returns how many it settled.
+SETTLE = """
+local settled = 0
+for i = 3, #ARGV, 6 do
+  local name, slot, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local key = ARGV[2] .. name
+  local open = redis.call('HMGET', key, 'c', 'cb', 'off')
+  if open[1] == slot and open[2] == ARGV[1] then
+    if outcome == 'f' then
+      redis.call('HSET', key, 'err', ARGV[i + 5])
+    else
+      redis.call('HDEL', key, 'c', 'cn', 'ca', 'cb')
+      if outcome == '1' then
+        redis.call('HINCRBY', key, 'n', 1)
+        redis.call('HSET', key, 'last', slot)
+      end
+      if ARGV[i + 4] == '0' then
+        redis.call('HDEL', key, 'late')
+      else
+        redis.call('HSET', key, 'late', ARGV[i + 4])
+      end
+      if ARGV[i + 5] == '' then
+        redis.call('HDEL', key, 'err')
+      else
+        redis.call('HSET', key, 'err', ARGV[i + 5])
+      end
+      local next_run = ARGV[i + 3]
+      if open[3] then next_run = '+inf' end
+      redis.call('ZADD', KEYS[1], 'XX', next_run, name)
+    end
+    settled = settled + 1
+  end
+end
+return settled
+"""
+
+# KEYS: leader, inbox. ARGV: fencing token, how many documents were handled. Drops them from the
+# head of the inbox (writers push at its tail) if the token still leads.
+INBOX_DONE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('LTRIM', KEYS[2], ARGV[2], -1)
+return 1
+"""
+
+# KEYS: due, the entry. ARGV: name, score ("+inf" to pause), and "1" to pause or "0" to resume.
+# Returns false if there is no such entry.
+SET_PAUSED = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[2], 'off', '1')
+else
+  redis.call('HDEL', KEYS[2], 'off')
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return true
+"""
+
+# KEYS: due, the entry. ARGV: name, now (ms). Makes the entry due now (paused: once, then paused
+# again, as settling a paused entry parks it). Returns false if there is no such entry.
+RUN_NOW = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return true
+"""
+
+# KEYS: due, the entry. ARGV: name. Returns 1 if the entry existed.
+REMOVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('DEL', KEYS[2])
+"""
+
+# KEYS: leader, fence. ARGV: owner, lease (ms). A fresh fencing token, or false if there is a
+# leader. Tokens are "<counter>:<owner>": a new leader's is always a new string.
+ACQUIRE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local token = redis.call('INCR', KEYS[2]) .. ':' .. ARGV[1]
+redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+return token
+"""
+
+# KEYS: leader. ARGV: token, lease (ms). 1 if the lease was extended, 0 if it is someone else's.
+RENEW = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS: leader. ARGV: token. Gives the lease up if it is still this token's.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

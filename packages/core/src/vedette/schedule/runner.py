@@ -1,0 +1,304 @@
+"""`ScheduleRunner`: the scheduler process's loop.
+
+It stands by until it wins the store's lease, then dispatches each due run exactly once, and goes
+back to standing by when the lease is lost.
+
+A tick is one claim script (the due entries, checked against the fencing token, and the inbox),
+the dispatches, and one settle script: a constant number of round trips, however many entries
+are due. A run is recorded as sent only after its dispatcher returned; a failed send keeps the
+claim open and is tried again with the same run id. Each run's id depends only on the entry and
+its slot, so a scheduler that took over can tell the framework which run it is.
+
+Exactly once, and where it rests on the dispatcher: a leader that stops between sending a run
+and recording it (kill -9 in that window of one round trip) leaves the claim open; the next
+leader waits a lease's duration for it, then asks the dispatcher (`Dispatcher.dispatched`)
+whether the run was sent, and sends it again, with the same id, only if the dispatcher cannot
+tell. A claim whose record a Redis failover lost is recognised by the leader that sent it
+(it remembers recent run ids).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vedette.errors import ConfigurationError
+from vedette.schedule import _scripts
+from vedette.schedule.dispatch import Dispatcher, Run, run_id
+from vedette.schedule.entries import Entry, entry_from_document
+from vedette.schedule.lease import DEFAULT_LEASE, Lease
+from vedette.schedule.store import ScheduleStore, decode, fields_of
+
+__all__ = ["ScheduleRunner", "Step", "decide"]
+
+logger = logging.getLogger(__name__)
+
+_REMEMBERED_RUNS = 10_000  # run ids this process sent, to recognise a settle a failover lost
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What to do with one claimed slot of an entry."""
+
+    dispatch: bool
+    """Send a run for the slot."""
+
+    late: bool
+    """The slot is past the entry's maximum lateness (a missed run)."""
+
+    next_run: int | None
+    """The entry's next slot (ms), None if it has no more runs."""
+
+    streak: int
+    """Missed runs sent in a row, after this step."""
+
+
+def decide(entry: Entry, slot: int, now: int, streak: int) -> Step:
+    """Apply the entry's missed-run policy to its ``slot`` (ms), seen at ``now`` (ms).
+
+    ``streak`` counts the missed runs already sent in a row. A run on time is always sent; a
+    missed one is sent while the streak is below what the policy allows; past that the entry
+    skips ahead to its first slot that is on time again.
+    """
+    lateness = entry.missed.max_lateness * 1000
+    following = entry.schedule.next_after(slot)
+    if now - slot <= lateness:
+        return Step(dispatch=True, late=False, next_run=following, streak=0)
+    if streak < entry.missed.allowed:
+        return Step(dispatch=True, late=True, next_run=following, streak=streak + 1)
+    on_time = entry.schedule.next_after(now - int(lateness) - 1)
+    return Step(dispatch=False, late=True, next_run=on_time, streak=0)
+
+
+class ScheduleRunner:
+    """Leads a store when it can, and dispatches its runs while it leads.
+
+    Run several (on several hosts) for a standby: one leads, the others take over within the
+    lease's duration (plus one poll) when it stops. `run` never returns because of Redis or a
+    dispatcher: errors are logged, the lease is re-acquired or left, and the loop goes on.
+
+    Usage:
+        >>> runner = ScheduleRunner(store, {"rq": rq_dispatcher})  # doctest: +SKIP
+        >>> threading.Thread(target=runner.run).start()  # doctest: +SKIP
+        >>> runner.stop()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: ScheduleStore,
+        dispatchers: Mapping[str, Dispatcher],
+        *,
+        lease: float = DEFAULT_LEASE,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+        idle: float = 1.0,
+        batch: int = 1000,
+    ) -> None:
+        """Lead ``store`` when possible, sending runs through ``dispatchers``.
+
+        Args:
+            store: The schedule.
+            dispatchers: A dispatcher per framework name (``"celery"``, ``"dramatiq"``, ``"rq"``).
+            lease: Seconds of the leader's lease (`Lease`).
+            owner: This scheduler's name in its fencing token.
+            clock: Seconds since the epoch; tests inject one.
+            idle: The longest pause between two ticks (new entries are seen within it).
+            batch: The most entries claimed by one tick (more are claimed by the next, at once).
+        """
+        if not (0.01 <= idle <= 60):
+            raise ConfigurationError("idle", f"must be 0.01-60 seconds, not {idle!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigurationError("batch", f"must be a positive integer, not {batch!r}")
+        self.store = store
+        self.dispatchers = dict(dispatchers)
+        self.lease = Lease(store, duration=lease, owner=owner)
+        self.clock = clock
+        self.idle = idle
+        self.batch = batch
+        self._claim = store.client.register_script(_scripts.CLAIM)
+        self._settle = store.client.register_script(_scripts.SETTLE)
+        self._inbox_done = store.client.register_script(_scripts.INBOX_DONE)
+        self._stopping = threading.Event()
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._reported: dict[str, str] = {}
+        self._renewed = 0.0
+
+    def __repr__(self) -> str:
+        return f"ScheduleRunner({self.store!r}, owner={self.lease.owner!r})"
+
+    # --- The loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Stand by, lead and dispatch until `stop`; give the lease up when stopping."""
+        poll = min(1.0, self.lease.duration / 10)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    pause = self._lead() if self.lease.token is not None else self._stand_by(poll)
+                except Exception:
+                    logger.exception("schedule %s: tick failed; trying again", self.store.prefix)
+                    pause = poll
+                self._stopping.wait(pause)
+        finally:
+            try:
+                self.lease.release()
+            except Exception:
+                logger.warning("schedule %s: could not release the lease", self.store.prefix)
+            for dispatcher in self.dispatchers.values():
+                dispatcher.close()
+
+    def stop(self) -> None:
+        """Make `run` return after the current tick."""
+        self._stopping.set()
+
+    def _stand_by(self, poll: float) -> float:
+        if not self.lease.acquire():
+            return poll
+        self._renewed = time.monotonic()
+        logger.info("schedule %s: leading as %s", self.store.prefix, self.lease.token)
+        return 0.0
+
+    def _lead(self) -> float:
+        """Renew when a third of the lease has passed, tick, and say how long to pause."""
+        if time.monotonic() - self._renewed >= self.lease.duration / 3:
+            try:
+                renewed = self.lease.renew()
+            except Exception:
+                renewed = None  # unreachable: keep the token until the lease would have run out
+            if renewed:
+                self._renewed = time.monotonic()
+            elif renewed is False:
+                logger.warning("schedule %s: lease lost; standing by", self.store.prefix)
+                return 0.0
+        if not self.lease.held:
+            logger.warning("schedule %s: lease not renewed in time; standing by", self.store.prefix)
+            self.lease.step_down()
+            return 0.0
+        pause = self.tick()
+        if pause is None:
+            return 0.0
+        until_renewal = self._renewed + self.lease.duration / 3 - time.monotonic()
+        return max(0.0, min(pause, self.idle, until_renewal))
+
+    # --- One tick ----------------------------------------------------------------------------
+
+    def tick(self) -> float | None:
+        """Claim, dispatch and settle what is due.
+
+        Returns the seconds until the next run is due, or None if more is due at once. Only the
+        leader ticks: the claim checks its token.
+        """
+        token = self.lease.token
+        if token is None:
+            return self.idle
+        now = int(self.clock() * 1000)
+        store = self.store
+        reply = self._claim(
+            keys=[store.due_key, store.leader_key, store.inbox_key],
+            args=[token, now, self.batch, store.entry_prefix, 100, self.lease.millis],
+        )
+        if not reply:
+            logger.warning("schedule %s: %s no longer leads; standing by", store.prefix, token)
+            self.lease.step_down()
+            return 0.0
+        claims, documents, later = reply
+        if documents:
+            for document in documents:
+                self._accept(document)
+            self._inbox_done(keys=[store.leader_key, store.inbox_key], args=[token, len(documents)])
+        outcomes = [self._handle(claim, now, token) for claim in claims]
+        if outcomes:
+            self._settle(
+                keys=[store.due_key],
+                args=[token, store.entry_prefix, *(part for o in outcomes for part in o)],
+            )
+        if len(claims) >= self.batch or any(
+            o[2] != "f" and o[3] != "+inf" and int(o[3]) <= now for o in outcomes
+        ):
+            return None
+        if not later:
+            return self.idle
+        return max(0.0, (float(later) - now) / 1000)
+
+    def _handle(self, claim: Sequence[Any], now: int, token: str) -> tuple[str, ...]:
+        """Decide, and dispatch, one claimed slot; the settle script's arguments for it."""
+        name, slot_text, clock, taken = (_text(part) for part in claim[:4])
+        fields = fields_of(claim[4:])
+        slot = int(float(slot_text))
+        try:
+            entry = decode(name, fields)
+        except ConfigurationError as error:
+            self._report(name, f"cannot be read and is skipped: {error}")
+            return (name, slot_text, "0", "+inf", "0", f"cannot be read: {error}")
+        step = decide(entry, slot, int(float(clock)), int(fields.get("late", 0)))
+        next_run = "+inf" if step.next_run is None else str(step.next_run)
+        sent = "0"
+        if step.dispatch:
+            run = Run(
+                entry=entry,
+                slot=slot,
+                id=run_id(self.store.prefix, name, slot),
+                late=step.late,
+                recovered=taken == "1",
+            )
+            problem = self._send(run)
+            if problem is not None:
+                return (name, slot_text, "f", next_run, str(step.streak), problem)
+            sent = "1"
+        self._reported.pop(name, None)
+        return (name, slot_text, sent, next_run, str(step.streak), "")
+
+    def _send(self, run: Run) -> str | None:
+        """Dispatch a run unless it is known to be sent; why it failed, or None."""
+        if run.id in self._sent:
+            return None  # this process sent it; its record was lost (a failover) or not made
+        dispatcher = self.dispatchers.get(run.entry.target.framework)
+        if dispatcher is None:
+            problem = (
+                f"no dispatcher for framework {run.entry.target.framework!r} in this scheduler"
+            )
+            self._report(run.entry.name, problem)
+            return problem
+        try:
+            if not (run.recovered and dispatcher.dispatched(run)):
+                dispatcher.dispatch(run)
+        except Exception as error:
+            problem = f"dispatch failed: {type(error).__name__}: {error}"
+            self._report(run.entry.name, f"{problem}; trying again")
+            return problem
+        self._sent[run.id] = None
+        while len(self._sent) > _REMEMBERED_RUNS:
+            self._sent.popitem(last=False)
+        return None
+
+    def _accept(self, document: bytes | str) -> None:
+        """Add an entry pushed to the inbox, or record why it was refused."""
+        text = _text(document)
+        try:
+            entry = entry_from_document(text)
+            if entry.target.framework not in self.dispatchers:
+                raise ConfigurationError(
+                    "target.framework",
+                    f"no dispatcher for {entry.target.framework!r} in this scheduler "
+                    f"(it has: {', '.join(sorted(self.dispatchers)) or 'none'})",
+                )
+        except ConfigurationError as error:
+            logger.warning("schedule %s: inbox entry refused: %s", self.store.prefix, error)
+            self.store.reject(text, str(error))
+            return
+        self.store.add(entry, now=self.clock())
+
+    def _report(self, name: str, problem: str) -> None:
+        """Log a problem with an entry once, until it changes or the entry succeeds."""
+        if self._reported.get(name) != problem:
+            self._reported[name] = problem
+            logger.error("schedule %s: entry %r %s", self.store.prefix, name, problem)
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
