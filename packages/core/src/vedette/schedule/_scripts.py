@@ -38,10 +38,11 @@ return next_run
 
 # KEYS: due, leader, inbox. ARGV: fencing token, now (ms), limit, entry key prefix, inbox limit,
 # hold (ms: how long another leader's claim is left to it before it is taken over).
-# Returns false if the token is not the leader's; else {claims, documents, next due score}, a
-# claim being {name, slot, claim clock, taken over (0/1), field, value, ...}. The documents stay
-# in the inbox until the leader has stored them (INBOX_DONE): a leader that dies meanwhile
-# leaves them to the next one.
+# Returns false if the token is not the leader's; else one JSON document (one string to parse,
+# not thousands of reply elements): {"claims": [[name, slot, claim clock, taken over (0/1),
+# {field: value}], ...], "documents": [...], "later": next due score or false}. The documents
+# stay in the inbox until the leader has stored them (INBOX_DONE): a leader that dies meanwhile
+# leaves them to the next one. (cjson writes an empty list as {}.)
 CLAIM = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
 local now = ARGV[2]
@@ -56,9 +57,9 @@ for i = 1, #due, 2 do
   local clock, taken = now, 0
   local mine = true
   if open[1] == slot then
-    clock = open[2]
+    clock = open[2] or now
     if open[4] ~= ARGV[1] then
-      if server - tonumber(open[3]) < tonumber(ARGV[6]) then
+      if server - tonumber(open[3] or 0) < tonumber(ARGV[6]) then
         mine = false
       else
         taken = 1
@@ -69,47 +70,47 @@ for i = 1, #due, 2 do
     redis.call('HSET', key, 'c', slot, 'cn', now, 'ca', server, 'cb', ARGV[1])
   end
   if mine then
-    local claim = {name, slot, clock, taken}
     local fields = redis.call('HGETALL', key)
-    for j = 1, #fields do claim[#claim + 1] = fields[j] end
-    claims[#claims + 1] = claim
+    local map = {}
+    for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
+    claims[#claims + 1] = {name, slot, clock, taken, map}
   end
 end
 local documents = redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[5]) - 1)
 local later = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-return {claims, documents, later[2] or false}
+return cjson.encode({claims = claims, documents = documents, later = later[2] or false})
 """
 
-# KEYS: due. ARGV: fencing token, entry key prefix, then for each claim: name, slot, outcome
-# ("1" sent, "0" not sent, "f" failed: the claim stays open), next score ("+inf": no more runs),
-# missed runs dispatched in a row, error ("": none). Settles only claims the token still holds;
-# returns how many it settled.
+# KEYS: due. ARGV: fencing token, entry key prefix, and a JSON list with, for each claim, the
+# strings [name, slot, outcome ("1" sent, "0" not sent, "f" failed: the claim stays open), next
+# score ("+inf": no more runs), missed runs dispatched in a row, error ("": none)]. Settles only
+# claims the token still holds; returns how many it settled.
 SETTLE = """
 local settled = 0
-for i = 3, #ARGV, 6 do
-  local name, slot, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for _, claim in ipairs(cjson.decode(ARGV[3])) do
+  local name, slot, outcome = claim[1], claim[2], claim[3]
   local key = ARGV[2] .. name
   local open = redis.call('HMGET', key, 'c', 'cb', 'off')
   if open[1] == slot and open[2] == ARGV[1] then
     if outcome == 'f' then
-      redis.call('HSET', key, 'err', ARGV[i + 5])
+      redis.call('HSET', key, 'err', claim[6])
     else
       redis.call('HDEL', key, 'c', 'cn', 'ca', 'cb')
       if outcome == '1' then
         redis.call('HINCRBY', key, 'n', 1)
         redis.call('HSET', key, 'last', slot)
       end
-      if ARGV[i + 4] == '0' then
+      if claim[5] == '0' then
         redis.call('HDEL', key, 'late')
       else
-        redis.call('HSET', key, 'late', ARGV[i + 4])
+        redis.call('HSET', key, 'late', claim[5])
       end
-      if ARGV[i + 5] == '' then
+      if claim[6] == '' then
         redis.call('HDEL', key, 'err')
       else
-        redis.call('HSET', key, 'err', ARGV[i + 5])
+        redis.call('HSET', key, 'err', claim[6])
       end
-      local next_run = ARGV[i + 3]
+      local next_run = claim[4]
       if open[3] then next_run = '+inf' end
       redis.call('ZADD', KEYS[1], 'XX', next_run, name)
     end

@@ -29,6 +29,8 @@ _NAME_LIMIT = 200
 
 def _json_value(setting: str, value: Any) -> Any:
     """``value`` if JSON can carry it unchanged (so every writer and reader agrees on it)."""
+    if not value:  # [] or {}: the common case, and plainly JSON
+        return value
     try:
         encoded = json.dumps(value, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as error:
@@ -245,14 +247,18 @@ def entry_from_document(document: object) -> Entry:
     for required in ("framework", "name"):
         if required not in target:
             raise ConfigurationError(f"target.{required}", "is required")
-    missed = _mapping("missed", value.get("missed", {}), {"policy", "limit", "max_lateness"})
     return Entry(
         name=value["name"],
         target=Target(**target),
         schedule=schedule_from_document(value["schedule"]),
         enabled=value.get("enabled", True),
-        missed=MissedRuns(**missed),
+        missed=missed_from_document(value.get("missed", {})),
     )
+
+
+def missed_from_document(document: object) -> MissedRuns:
+    """A missed-run policy from its JSON form, ``{"policy": ..., "limit": ..., ...}``."""
+    return MissedRuns(**_mapping("missed", document, {"policy", "limit", "max_lateness"}))
 
 
 def entry_to_document(entry: Entry) -> dict[str, Any]:

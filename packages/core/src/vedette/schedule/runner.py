@@ -19,6 +19,7 @@ tell. A claim whose record a Redis failover lost is recognised by the leader tha
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -32,7 +33,7 @@ from vedette.schedule import _scripts
 from vedette.schedule.dispatch import Dispatcher, Run, run_id
 from vedette.schedule.entries import Entry, entry_from_document
 from vedette.schedule.lease import DEFAULT_LEASE, Lease
-from vedette.schedule.store import ScheduleStore, decode, fields_of
+from vedette.schedule.store import ScheduleStore, decode
 
 __all__ = ["ScheduleRunner", "Step", "decide"]
 
@@ -206,7 +207,10 @@ class ScheduleRunner:
             logger.warning("schedule %s: %s no longer leads; standing by", store.prefix, token)
             self.lease.step_down()
             return 0.0
-        claims, documents, later = reply
+        parsed = json.loads(reply)
+        claims: list[list[Any]] = parsed["claims"] or []  # cjson writes an empty list as {}
+        documents: list[str] = parsed["documents"] or []
+        later: str | bool = parsed["later"]
         if documents:
             for document in documents:
                 self._accept(document)
@@ -214,21 +218,20 @@ class ScheduleRunner:
         outcomes = [self._handle(claim, now, token) for claim in claims]
         if outcomes:
             self._settle(
-                keys=[store.due_key],
-                args=[token, store.entry_prefix, *(part for o in outcomes for part in o)],
+                keys=[store.due_key], args=[token, store.entry_prefix, json.dumps(outcomes)]
             )
         if len(claims) >= self.batch or any(
             o[2] != "f" and o[3] != "+inf" and int(o[3]) <= now for o in outcomes
         ):
             return None
-        if not later:
+        if not isinstance(later, str):
             return self.idle
         return max(0.0, (float(later) - now) / 1000)
 
     def _handle(self, claim: Sequence[Any], now: int, token: str) -> tuple[str, ...]:
         """Decide, and dispatch, one claimed slot; the settle script's arguments for it."""
-        name, slot_text, clock, taken = (_text(part) for part in claim[:4])
-        fields = fields_of(claim[4:])
+        name, slot_text, clock, taken, fields = claim
+        fields = fields or {}  # cjson writes an empty object as {} too: never a list here
         slot = int(float(slot_text))
         try:
             entry = decode(name, fields)
@@ -244,7 +247,7 @@ class ScheduleRunner:
                 slot=slot,
                 id=run_id(self.store.prefix, name, slot),
                 late=step.late,
-                recovered=taken == "1",
+                recovered=taken == 1,
             )
             problem = self._send(run)
             if problem is not None:

@@ -18,9 +18,11 @@ Layout (every key carries the hash tag ``{prefix}``, so a store lives in one Red
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,11 +34,13 @@ from vedette.schedule import _scripts
 from vedette.schedule.entries import (
     Entry,
     MissedRuns,
-    entry_from_document,
+    Target,
     entry_to_document,
+    missed_from_document,
+    schedule_from_document,
     schedule_to_document,
 )
-from vedette.schedule.timing import Crontab, Once, from_millis, to_millis
+from vedette.schedule.timing import Crontab, Once, Schedule, from_millis, to_millis
 
 __all__ = ["DEFAULT_PREFIX", "ScheduleStore", "StoredEntry"]
 
@@ -84,31 +88,42 @@ def encode(entry: Entry) -> dict[str, str]:
 
 
 def decode(name: str, fields: Mapping[str, str]) -> Entry:
-    """An entry from its hash fields.
+    """An entry from its hash fields (checked as a document is: written by hand, it may be bad).
 
     Raises:
-        ConfigurationError: The fields do not make a valid entry (written by hand, say).
+        ConfigurationError: The fields do not make a valid entry.
     """
     try:
-        target: dict[str, Any] = {"framework": fields["fw"], "name": fields["fn"]}
-        if "q" in fields:
-            target["queue"] = fields["q"]
-        for field, key in (("a", "args"), ("kw", "kwargs"), ("o", "options")):
-            if field in fields:
-                target[key] = json.loads(fields[field])
-        document: dict[str, Any] = {
-            "name": name,
-            "target": target,
-            "schedule": json.loads(fields["s"]),
-            "enabled": "off" not in fields,
-        }
-        if "m" in fields:
-            document["missed"] = json.loads(fields["m"])
+        target = Target(
+            framework=fields["fw"],
+            name=fields["fn"],
+            queue=fields.get("q"),
+            args=json.loads(fields["a"]) if "a" in fields else [],
+            kwargs=json.loads(fields["kw"]) if "kw" in fields else {},
+            options=json.loads(fields["o"]) if "o" in fields else {},
+        )
+        schedule = _schedule(fields["s"])
+        missed = _missed(fields["m"]) if "m" in fields else MissedRuns()
     except KeyError as error:
         raise ConfigurationError(str(error.args[0]), "is missing from the entry's hash") from None
     except ValueError as error:
+        if isinstance(error, ConfigurationError):
+            raise
         raise ConfigurationError("entry", f"holds a field that is not JSON: {error}") from None
-    return entry_from_document(document)
+    return Entry(
+        name=name, target=target, schedule=schedule, enabled="off" not in fields, missed=missed
+    )
+
+
+# Entries share few schedules and policies: each distinct one is parsed and checked once.
+@functools.lru_cache(maxsize=4096)
+def _schedule(text: str) -> Schedule:
+    return schedule_from_document(json.loads(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _missed(text: str) -> MissedRuns:
+    return missed_from_document(json.loads(text))
 
 
 def first_run(entry: Entry, now: int) -> int | None:
@@ -208,6 +223,41 @@ class ScheduleStore:
         )
         millis = _millis(score)
         return None if millis is None else from_millis(millis)
+
+    def add_many(
+        self, entries: Iterable[Entry], *, now: float | None = None, chunk: int = 1000
+    ) -> int:
+        """`add` each entry, ``chunk`` to a round trip; how many were written.
+
+        For a whole schedule at once (a framework's static entries at start-up): each entry is
+        still one atomic script, they are only sent together.
+        """
+        at = to_millis_now(now)
+        written = 0
+        iterator = iter(entries)
+        while batch := list(itertools.islice(iterator, chunk)):
+            pipe = self._script_pipeline()
+            for entry in batch:
+                fields = encode(entry)
+                self._upsert(
+                    keys=[self.due_key, self.entry_key(entry.name)],
+                    args=[entry.name, _score(first_run(entry, at)), fields["s"], *_pairs(fields)],
+                    client=pipe,
+                )
+            pipe.execute()
+            written += len(batch)
+        return written
+
+    def _script_pipeline(self) -> Any:
+        """A pipeline that takes scripts.
+
+        On Redis Cluster, the pipeline of the node holding the store's slot: redis-py before 6
+        refuses scripts in a cluster pipeline.
+        """
+        node_of = getattr(self.client, "get_node_from_key", None)
+        if node_of is None:
+            return self.client.pipeline(transaction=False)
+        return node_of(self.due_key).redis_connection.pipeline(transaction=False)
 
     def remove(self, name: str) -> bool:
         """Delete an entry and its history; False if there was none."""
@@ -329,9 +379,3 @@ def _stored(name: str, raw: Mapping[Any, Any], score: Any) -> StoredEntry:
         runs=int(fields.get("n", 0)),
         last_error=fields.get("err"),
     )
-
-
-def fields_of(claim: Sequence[Any]) -> dict[str, str]:
-    """The hash fields in a flat ``field, value, ...`` reply."""
-    flat = [_text(part) for part in claim]
-    return dict(zip(flat[::2], flat[1::2], strict=True))

@@ -21,6 +21,7 @@ Debian cron's, computed by the ``cronsim`` library:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -128,11 +129,7 @@ class Crontab:
 
     def next_after(self, millis: int) -> int | None:
         """The first run strictly after ``millis``; None if the expression never matches again."""
-        moment = from_millis(millis, self.tz)
-        try:
-            return to_millis(next(CronSim(self.cron, moment)))
-        except StopIteration:  # e.g. "0 0 30 2 *": February 30th
-            return None
+        return _cron_next(self.cron, self.zone, millis)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -154,3 +151,17 @@ class Once:
 
 Schedule = Interval | Crontab | Once
 """Any of the three kinds of schedule."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_next(cron: str, zone: str, millis: int) -> int | None:
+    """`Crontab.next_after`, remembered.
+
+    Entries that share an expression and a slot (many, as cron expressions go) cost one
+    computation per tick.
+    """
+    moment = from_millis(millis, ZoneInfo(zone))
+    try:
+        return to_millis(next(CronSim(cron, moment)))
+    except StopIteration:  # cronsim gives up on a date far in the future
+        return None
