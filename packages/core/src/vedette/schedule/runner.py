@@ -215,7 +215,7 @@ class ScheduleRunner:
             for document in documents:
                 self._accept(document)
             self._inbox_done(keys=[store.leader_key, store.inbox_key], args=[token, len(documents)])
-        outcomes = [self._handle(claim, now, token) for claim in claims]
+        outcomes = [self._handle(claim) for claim in claims]
         if outcomes:
             self._settle(
                 keys=[store.due_key], args=[token, store.entry_prefix, json.dumps(outcomes)]
@@ -228,7 +228,7 @@ class ScheduleRunner:
             return self.idle
         return max(0.0, (float(later) - now) / 1000)
 
-    def _handle(self, claim: Sequence[Any], now: int, token: str) -> tuple[str, ...]:
+    def _handle(self, claim: Sequence[Any]) -> tuple[str, ...]:
         """Decide, and dispatch, one claimed slot; the settle script's arguments for it."""
         name, slot_text, clock, taken, fields = claim
         fields = fields or {}  # cjson writes an empty object as {} too: never a list here
