@@ -46,7 +46,7 @@ import redis  # noqa: E402
 from rq import Queue  # noqa: E402
 
 import vedette_rq  # noqa: E402
-from tests.rq_adapter.conftest import JOB, rq_command, rq_worker  # noqa: E402
+from tests.rq_adapter.commands import JOB, rq_command, rq_worker  # noqa: E402
 from tests.rq_adapter.queues import left_over  # noqa: E402
 from tests.rq_adapter.schedules import lateness_across_a_kill  # noqa: E402
 from tests.survives_failover import (  # noqa: E402

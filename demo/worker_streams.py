@@ -23,7 +23,7 @@ from rq import Queue  # noqa: E402
 import vedette  # noqa: E402
 import vedette_celery  # noqa: E402
 from tests.dramatiq_adapter.queues import left_over, message  # noqa: E402
-from tests.rq_adapter.conftest import JOB, rq_worker  # noqa: E402
+from tests.rq_adapter.commands import JOB, rq_worker  # noqa: E402
 from tests.rq_adapter.queues import left_over as rq_left_over  # noqa: E402
 from tests.survives_failover import StreamReport, WorkerProcess, run_stream, running  # noqa: E402
 from vedette.testing import SentinelCluster, wait_until  # noqa: E402

@@ -6,7 +6,6 @@ Every worker is started from RQ's own command line with Vedette's classes:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,33 +14,6 @@ import pytest
 from tests.survives_failover import WorkerProcess
 
 WorkerFactory = Callable[..., WorkerProcess]
-
-JOB = "tests.rq_adapter.jobs.record"
-
-
-def rq_command(*arguments: str) -> list[str]:
-    """RQ's command line (``rq ...``) in this interpreter."""
-    return [sys.executable, "-m", "rq.cli", *arguments]
-
-
-def rq_worker(
-    url: str,
-    *options: str,
-    worker_class: str = "vedette_rq.Worker",
-    queues: tuple[str, ...] = ("default",),
-) -> list[str]:
-    """The command line the adapter's users run, with ``options`` and ``queues``."""
-    return rq_command(
-        "worker",
-        "-w",
-        worker_class,
-        "--connection-class",
-        "vedette_rq.Redis",
-        "-u",
-        url,
-        *options,
-        *queues,
-    )
 
 
 @pytest.fixture

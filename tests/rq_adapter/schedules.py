@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rq import Queue
 
-from tests.rq_adapter.conftest import JOB
+from tests.rq_adapter.commands import JOB
 from tests.survives_failover import read_execution_log
 from vedette.testing import SentinelCluster, SwitchClock, WaitTimeout, wait_until
 

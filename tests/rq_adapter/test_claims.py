@@ -18,7 +18,8 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 import vedette_rq
-from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_worker
+from tests.rq_adapter.commands import JOB, rq_worker
+from tests.rq_adapter.conftest import WorkerFactory
 from tests.rq_adapter.queues import left_over, master_client
 from tests.survives_failover import EXECUTION_LOG_VARIABLE, ROOT, read_execution_log
 from vedette.testing import LossyProxy, SentinelCluster, wait_until

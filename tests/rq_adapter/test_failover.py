@@ -20,7 +20,8 @@ import rq.worker
 from rq import Queue
 
 import vedette_rq
-from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_command, rq_worker
+from tests.rq_adapter.commands import JOB, rq_command, rq_worker
+from tests.rq_adapter.conftest import WorkerFactory
 from tests.rq_adapter.queues import left_over
 from tests.survives_failover import (
     FAULTS,

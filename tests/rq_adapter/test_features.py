@@ -17,7 +17,8 @@ from rq.command import send_kill_horse_command, send_shutdown_command, send_stop
 from rq.job import Job, JobStatus
 
 import vedette_rq
-from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_command, rq_worker
+from tests.rq_adapter.commands import JOB, rq_command, rq_worker
+from tests.rq_adapter.conftest import WorkerFactory
 from tests.rq_adapter.queues import left_over
 from tests.survives_failover import assert_survived, read_execution_log, run_stream
 from vedette.testing import SentinelCluster, SwitchClock, wait_until

@@ -18,7 +18,8 @@ from rq import Queue
 from rq.scheduler import RQScheduler
 
 import vedette_rq
-from tests.rq_adapter.conftest import JOB, WorkerFactory, rq_worker
+from tests.rq_adapter.commands import JOB, rq_worker
+from tests.rq_adapter.conftest import WorkerFactory
 from tests.rq_adapter.queues import left_over, master_client
 from tests.rq_adapter.schedules import lateness_across_a_kill
 from tests.survives_failover import read_execution_log

@@ -10,7 +10,7 @@ from pathlib import Path
 from rq.job import Job
 
 from tests.celery_adapter.conftest import celery_url
-from tests.rq_adapter.conftest import rq_worker
+from tests.rq_adapter.commands import rq_worker
 from tests.survives_failover import WorkerProcess, read_execution_log, running
 from vedette.schedule import Entry, Interval, ScheduleStore, Target, run_id
 from vedette.schedule.timing import to_millis

@@ -1,0 +1,35 @@
+"""RQ's command lines as the adapter's users type them, and the job the tests enqueue.
+
+Apart from the fixtures (conftest.py) so the demo and the benchmarks use them without pytest.
+"""
+
+from __future__ import annotations
+
+import sys
+
+JOB = "tests.rq_adapter.jobs.record"
+
+
+def rq_command(*arguments: str) -> list[str]:
+    """RQ's command line (``rq ...``) in this interpreter."""
+    return [sys.executable, "-m", "rq.cli", *arguments]
+
+
+def rq_worker(
+    url: str,
+    *options: str,
+    worker_class: str = "vedette_rq.Worker",
+    queues: tuple[str, ...] = ("default",),
+) -> list[str]:
+    """The command line the adapter's users run, with ``options`` and ``queues``."""
+    return rq_command(
+        "worker",
+        "-w",
+        worker_class,
+        "--connection-class",
+        "vedette_rq.Redis",
+        "-u",
+        url,
+        *options,
+        *queues,
+    )
