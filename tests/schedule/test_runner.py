@@ -61,7 +61,7 @@ def test_of_three_schedulers_one_leads_and_sends_each_slot_once(store: ScheduleS
     store.add(every("fast", 0.1))
     dispatchers = [Recording() for _ in range(3)]
     runners = [
-        ScheduleRunner(store, {"test": d}, lease=1.0, owner=f"r{n}", idle=0.05)
+        ScheduleRunner(store, {"test": d}, lease=5.0, owner=f"r{n}", idle=0.05)
         for n, d in enumerate(dispatchers)
     ]
     with running(runners[0]), running(runners[1]), running(runners[2]):
