@@ -158,7 +158,7 @@ def test_rq_s_sentinel_settings_work_with_a_vedette_worker(
         log=log,
         count=200,
         rate=20,
+        left_over=lambda: sum(left_over(sentinel_cluster).values()),
     )
-    report.stranded = sum(left_over(sentinel_cluster).values())
     assert worker.alive, worker.text()
     assert_survived(report, resume_within=0.5)

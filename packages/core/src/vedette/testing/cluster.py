@@ -325,7 +325,7 @@ class SentinelCluster:
 
         True when every live Sentinel names the same master, is linked to every other live
         Sentinel (a leader election needs them) and sees the replicas in sync, and the master
-        reports those replicas connected.
+        reports those replicas connected and acknowledging its writes.
 
         Args:
             replicas: How many replicas must be in sync; default every live one. Fewer is
@@ -347,7 +347,23 @@ class SentinelCluster:
         role = self._role(master)
         if not role or role[0] != b"master" or len(role[2]) < wanted:
             return False
-        return all(self._sentinel_ready(index, wanted) for index in views)
+        return all(self._sentinel_ready(index, wanted) for index in views) and self._streaming(
+            master, wanted
+        )
+
+    def _streaming(self, master: Address, replicas: int) -> bool:
+        """Whether ``replicas`` replicas acknowledge what the master wrote last.
+
+        A replica may show as connected and in sync before the master streams anything to it:
+        after a diskless full sync, Redis 7 streams only once the replica's first acknowledgement
+        arrives, up to a second later. A write the master takes meanwhile is lost if the master
+        dies. A ``PUBLISH`` (replicated, and it leaves no key) followed by ``WAIT`` proves it.
+        """
+        if replicas == 0:
+            return True
+        client = self._client_for(self._node_at(master))
+        command(client, "PUBLISH", "__vedette_testing__:health", "")
+        return int(command(client, "WAIT", replicas, 100)) >= replicas
 
     def _sentinel_ready(self, index: int, replicas: int) -> bool:
         """Whether Sentinel ``index`` is ready to take part in a failover.
