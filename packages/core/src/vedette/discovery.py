@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -129,6 +130,7 @@ class Discovery:
         self._lock = threading.Lock()
         self._asking: dict[Address, Future[_Answer]] = {}  # the question in flight, per Sentinel
         self._askers: ThreadPoolExecutor | None = None
+        self._closing: Future[None] = Future()  # done by `close`: lookups in flight give up
         # A master seen replaced -> (its replacement, the newest epoch it was known at then).
         self._demoted: dict[Address, tuple[Address, int]] = {}
         self._named: dict[Address, int] = {}  # newest config epoch an answer named each master at
@@ -140,6 +142,7 @@ class Discovery:
         self._lock = threading.Lock()
         self._clients, self._verifiers, self._asking = {}, {}, {}
         self._askers = None
+        self._closing = Future()
 
     @property
     def sentinels(self) -> tuple[Address, ...]:
@@ -212,6 +215,10 @@ class Discovery:
             clients = [*self._clients.values(), *self._verifiers.values()]
             self._clients, self._verifiers, self._asking = {}, {}, {}
             askers, self._askers = self._askers, None
+            closing, self._closing = self._closing, Future()
+        # A lookup in flight stops waiting: a question to a frozen Sentinel whose connection was
+        # still being made when its socket could not yet be shut down runs to its timeout.
+        closing.set_result(None)
         for client in clients:
             client.close()
         if askers is not None:
@@ -465,6 +472,7 @@ class _Collection:
     def __init__(self, discovery: Discovery, asked: dict[Address, Future[_Answer]]) -> None:
         self._discovery = discovery
         self._pending = {future: address for address, future in asked.items()}
+        self._closing = discovery._closing
         self._asked = len(asked)
         self._answers: dict[Address, _Answer] = {}
         config = discovery.config
@@ -492,7 +500,14 @@ class _Collection:
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
                 break
-            done, _ = wait(self._pending, timeout=remaining, return_when=FIRST_COMPLETED)
+            waited: list[Future[Any]] = [*self._pending, self._closing]
+            done, _ = wait(waited, timeout=remaining, return_when=FIRST_COMPLETED)
+            if self._closing in done:
+                for address in self._pending.values():
+                    closed = _Answer(address, failure="unreachable", reason="closed while asking")
+                    self._answers[address] = closed
+                self._pending = {}
+                break
             for future in done:
                 address = self._pending.pop(future)
                 if future.cancelled():  # Discovery.close() while asking

@@ -182,14 +182,10 @@ class FailoverWatcher:
             threads, self._threads, self._listeners = list(self._threads), [], {}
             streams, self._streams = self._streams, []
             self._changed.notify_all()
-        for client, pubsub in subscribers:
-            connection: Any = pubsub.connection  # None until it first subscribed
-            if connection is not None:
-                # redis-py 8.2's PubSub dials again after a read error, retries off or not: the
-                # listener would wait out a frozen Sentinel's handshake before it saw the stop.
-                setattr(connection, "connect", _refuse_to_connect)  # noqa: B010
-            # Also reaches a connection still in its handshake (to a frozen Sentinel, say):
-            # redis-py shuts down the sockets of in-use connections too.
+        for client, _ in subscribers:
+            # Also reaches a connection in its handshake (to a frozen Sentinel, say): redis-py
+            # shuts down the sockets of in-use connections too. A listener dialling again
+            # (redis-py 8.2's PubSub does after a read error) gives up before its handshake.
             client.connection_pool.disconnect()
         self.discovery.close()
         if running:
@@ -431,8 +427,22 @@ class FailoverWatcher:
     def _listen(self, address: Address, stopping: threading.Event) -> None:
         """One Sentinel's notifications, for as long as the watcher runs."""
         pauses = Backoff.from_config(self.config).delays()
+
+        def handshake_unless_stopping(connection: Any) -> None:
+            # Runs once the socket is in place, where `close` can shut it down: a handshake
+            # begun before the stop is cut short, and none begins after it (one to a frozen
+            # Sentinel would hold the listener, and `close`, for its socket timeout).
+            if stopping.is_set():
+                raise redis.ConnectionError("the watcher is closed")
+            connection.on_connect()
+
         while not stopping.is_set():
-            client = sentinel_client(self.config, address, socket_keepalive=True)
+            client = sentinel_client(
+                self.config,
+                address,
+                socket_keepalive=True,
+                redis_connect_func=handshake_unless_stopping,
+            )
             pubsub = client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
             with self._lock:
                 if stopping.is_set():
@@ -647,8 +657,3 @@ def shared_watcher(config: SentinelConfig) -> FailoverWatcher:
         # (a lock here could be inherited held by a forked child).
         watcher = _shared.setdefault(config, FailoverWatcher(config))
     return watcher
-
-
-def _refuse_to_connect() -> None:
-    """What a closed watcher's subscription does when redis-py asks it to reconnect."""
-    raise redis.ConnectionError("the watcher is closed")
