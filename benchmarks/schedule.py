@@ -10,7 +10,8 @@ For N entries (default 1,000, 10,000 and 100,000), each peer in its own database
 - due tick: a tick with 1 % of the entries due (1,000 of 100,000), sending nothing (RedBeat's
   ``send_task`` and Vedette's dispatcher do nothing: the store's cost alone);
 - statics: starting with 10,000 static entries already stored (Celery's ``beat_schedule``
-  synchronised at start-up: RedBeat's ``setup_schedule``, Vedette's ``add_many``).
+  synchronised at start-up: RedBeat's ``setup_schedule``; for ``celery beat -S vedette``,
+  ``beat_schedule`` read into entries and ``ScheduleStore.replace_statics``).
 
 Entries: a task with one argument, every hour (RedBeat: ``celery.schedules.schedule``; Vedette:
 ``Interval``). Both schedulers send nothing: the times are the schedule's own.
@@ -38,6 +39,7 @@ from redbeat import RedBeatScheduler, RedBeatSchedulerEntry
 
 from vedette.schedule import Dispatcher, Entry, Interval, Run, ScheduleRunner, ScheduleStore, Target
 from vedette.testing import SentinelCluster
+from vedette_celery.beat import static_entries
 
 HOUR = 3600.0
 STATICS = 10_000
@@ -189,17 +191,13 @@ def statics(cluster: SentinelCluster, rounds: int) -> dict[str, float]:
     vedette_client = redis.Redis.from_url(f"{base}/4")
     vedette_client.flushdb()
     store = ScheduleStore(vedette_client, prefix="statics")
-    entries = [
-        Entry(
-            name=name,
-            target=Target(framework="celery", name=spec["task"], args=spec["args"]),
-            schedule=Interval(every=spec["schedule"]),
-        )
-        for name, spec in app.conf.beat_schedule.items()
-    ]
-    store.add_many(entries)  # stored once before
+
+    def vedette_start() -> None:  # what `celery beat -S vedette` does with beat_schedule
+        store.replace_statics("celery", static_entries(app.conf.beat_schedule, app))
+
+    vedette_start()  # stored once before
     for _ in range(rounds):
-        times["vedette"].append(timed(lambda: store.add_many(entries)))
+        times["vedette"].append(timed(vedette_start))
     for client in (redbeat_client, vedette_client):
         client.flushdb()
         client.close()

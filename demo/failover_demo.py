@@ -9,7 +9,9 @@ new master does not have.
 
 Then a real Celery worker (``redis-sentinel://`` broker), a real Dramatiq worker
 (``SentinelBroker``) and a real RQ worker (``vedette_rq.Worker``) each go through a kill -9 of the
-master while jobs stream in (demo/worker_streams.py).
+master while jobs stream in (demo/worker_streams.py). Last, one schedule store feeds the three
+of them, led by two `vedette beat` processes, through a kill -9 of the leader and then of the
+master (demo/schedule_demo.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 from collections.abc import Callable
 from functools import partial
 
+import schedule_demo
 import worker_streams
 
 import vedette
@@ -80,6 +83,7 @@ def main() -> None:
     worker_streams.celery(arguments.jobs)
     worker_streams.dramatiq(arguments.jobs)
     worker_streams.rq(arguments.rq_jobs)
+    schedule_demo.run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Entries as JSON documents (docs/schedule-schema.md), their checks, and the missed-run policy."""
 
 import json
+import uuid
 from datetime import datetime, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from vedette.schedule import (
     entry_from_document,
     entry_to_document,
 )
+from vedette.schedule.dispatch import RUN_IDS, run_id
 
 NIGHTLY = {
     "name": "nightly-report",
@@ -127,3 +129,9 @@ def test_missed_runs_follow_the_policy_then_the_first_run_on_time(
         slot, streak = step.next_run, step.streak
     assert dispatched == [(n, True) for n in sent] + [(10, False)]
     assert slot == 11 * MINUTE
+
+
+def test_a_run_id_is_the_uuid5_of_the_store_entry_and_slot() -> None:
+    for prefix, name, slot in [("p", "n", 0), ("vedette:schedule", "nightly é", 1767225600000)]:
+        expected = uuid.uuid5(RUN_IDS, f"{prefix}\0{name}\0{slot}")
+        assert run_id(prefix, name, slot) == str(expected)

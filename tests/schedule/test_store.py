@@ -91,6 +91,38 @@ def test_many_entries_are_written_together_as_each_would_be_alone(store: Schedul
     assert alone.next_run == store.add(entry("e0042", every=102), now=NOW)
 
 
+def test_statics_are_replaced_and_other_entries_left_alone(store: ScheduleStore) -> None:
+    store.add(entry("by-hand"), now=NOW)
+    assert store.replace_statics("celery", [entry("a"), entry("b")], now=NOW) == []
+    kept = store.get("a")
+    later = NOW + 45  # a's next run (the minute's 12:01:00) has not changed
+    assert store.replace_statics("celery", [entry("a"), entry("c")], now=later) == ["b"]
+    assert sorted(store.names()) == ["a", "by-hand", "c"]
+    again = store.get("a")
+    assert kept is not None
+    assert again is not None
+    assert again.next_run == kept.next_run
+    # Paused by hand, it stays paused when declared again, even changed.
+    assert store.pause("a")
+    store.replace_statics("celery", [entry("a", every=30), entry("c")], now=NOW)
+    paused = store.get("a")
+    assert paused is not None
+    assert paused.entry == entry("a", every=30, enabled=False)
+    assert paused.next_run is None
+    # Another source's statics are its own; an empty declaration removes them all.
+    assert store.replace_statics("other", [entry("d")], now=NOW) == []
+    assert store.replace_statics("celery", [], now=NOW) == ["a", "c"]
+    assert sorted(store.names()) == ["by-hand", "d"]
+
+
+def test_statics_declared_twice_or_under_a_bad_source_are_refused(store: ScheduleStore) -> None:
+    with pytest.raises(vedette.ConfigurationError, match="twice: is declared twice"):
+        store.replace_statics("celery", [entry("twice"), entry("twice")])
+    with pytest.raises(vedette.ConfigurationError, match="source: must be a lower-case name"):
+        store.replace_statics("Celery Beat", [])
+    assert store.names() == []
+
+
 def test_pause_resume_run_now_and_remove(store: ScheduleStore) -> None:
     store.add(entry(), now=NOW)
     assert store.pause("tick")
@@ -185,6 +217,7 @@ def test_every_key_of_a_store_is_in_one_cluster_slot(store: ScheduleStore) -> No
         store.inbox_key,
         store.rejected_key,
         store.entry_key("any name"),
+        store.statics_key("celery"),
     ]
     assert {key[: key.index("}") + 1] for key in keys} == {f"{{{store.prefix}}}"}
 

@@ -1,7 +1,7 @@
 """Redis Sentinel failover safety for Celery.
 
-A broker transport, a result backend, and a dispatcher for the schedule store
-(`CeleryDispatcher`).
+A broker transport, a result backend, a dispatcher for the schedule store
+(`CeleryDispatcher`), and ``celery beat -S vedette`` on that store (`vedette_celery.beat`).
 
 Importing this package registers the ``redis-sentinel://`` and ``rediss-sentinel://`` schemes
 (the ``celery`` command does it by itself, through an entry point)::

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-from importlib.metadata import entry_points
 from types import FrameType
 
 import click
@@ -13,27 +12,13 @@ from vedette.cli._options import reported_errors
 from vedette.cli.schedule import prefix_option
 from vedette.client import connect
 from vedette.config import SentinelConfig
-from vedette.errors import VedetteError
+from vedette.errors import ConfigurationError, VedetteError
 from vedette.schedule import (
     DEFAULT_LEASE,
-    DISPATCHER_GROUP,
-    Dispatcher,
     ScheduleRunner,
     ScheduleStore,
+    installed_dispatchers,
 )
-
-
-def load_dispatchers(url: str, only: tuple[str, ...] = ()) -> dict[str, Dispatcher]:
-    """A dispatcher per installed framework (``vedette.dispatchers``), built for ``url``."""
-    points = {point.name: point for point in entry_points(group=DISPATCHER_GROUP)}
-    missing = sorted(set(only) - set(points))
-    if missing:
-        raise click.BadParameter(
-            f"no dispatcher installed for {missing[0]!r} "
-            f"(installed: {', '.join(sorted(points)) or 'none'})",
-            param_hint="--framework",
-        )
-    return {name: points[name].load()(url) for name in (only or sorted(points))}
 
 
 @click.command()
@@ -67,7 +52,10 @@ def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> No
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     with reported_errors():
-        dispatchers = load_dispatchers(url, frameworks)
+        try:
+            dispatchers = installed_dispatchers(url, only=frameworks)
+        except ConfigurationError as error:
+            raise click.BadParameter(error.problem, param_hint="--framework") from None
         client = connect(config)
         runner = ScheduleRunner(ScheduleStore(client, prefix=prefix), dispatchers, lease=lease)
 

@@ -9,6 +9,7 @@ from importlib.metadata import entry_points
 from typing import Any, TextIO
 
 import click
+import redis
 
 from vedette.cli._options import reported_errors, url_argument
 from vedette.client import connect
@@ -17,12 +18,14 @@ from vedette.errors import ConfigurationError
 from vedette.schedule import (
     DEFAULT_PREFIX,
     DISPATCHER_GROUP,
+    Crontab,
     Entry,
     ScheduleStore,
     StoredEntry,
     entry_from_document,
     entry_to_document,
 )
+from vedette.schedule.redbeat import DEFAULT_REDBEAT_PREFIX, read_redbeat
 
 prefix_option = click.option(
     "--prefix",
@@ -193,3 +196,76 @@ def next_runs(config: SentinelConfig, name: str, prefix: str, count: int) -> Non
             raise click.ClickException(f"no entry {name!r} in the store {prefix!r}")
         for run in store.next_runs(name, count):
             click.echo(run.isoformat())
+
+
+@schedule.command("import-redbeat")
+@url_argument
+@prefix_option
+@click.option(
+    "--from",
+    "source",
+    metavar="URL",
+    help="The Redis RedBeat uses (its redbeat_redis_url: redis://, rediss:// or "
+    "redis+sentinel://); default the store's.",
+)
+@click.option(
+    "--key-prefix",
+    default=DEFAULT_REDBEAT_PREFIX,
+    show_default=True,
+    help="RedBeat's redbeat_key_prefix.",
+)
+@click.option(
+    "--zone",
+    default="UTC",
+    show_default=True,
+    help="The Celery app's timezone (IANA), in which RedBeat's crontab entries run.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be imported; write nothing.")
+def import_redbeat(
+    config: SentinelConfig,
+    prefix: str,
+    source: str | None,
+    key_prefix: str,
+    zone: str,
+    dry_run: bool,
+) -> None:
+    """Copy RedBeat's entries into the store as Celery entries; RedBeat's keys stay as they are.
+
+    Entries from beat_schedule are skipped: ``celery beat -S vedette`` writes those. Run history
+    is not copied: each entry runs from its next time on. Exits with status 1 if an entry could
+    not be imported (an rrule schedule, say); the others are imported all the same.
+    """
+    try:
+        Crontab(cron="* * * * *", zone=zone)
+    except ConfigurationError as error:
+        raise click.BadParameter(error.problem, param_hint="--zone") from None
+    with opened(config, prefix) as store:
+        reader = store.client if source is None else _redis_client(source)
+        try:
+            found = read_redbeat(reader, key_prefix=key_prefix, zone=zone)
+        finally:
+            if reader is not store.client:
+                reader.close()
+        existing = set(store.names())
+        if not dry_run:
+            store.add_many(found.entries)
+        verb = "would import" if dry_run else "imported"
+        for entry in found.entries:
+            replaced = " (replacing the store's entry)" if entry.name in existing else ""
+            click.echo(f"{verb} {entry.name}{replaced}")
+        for name in found.statics:
+            click.echo(f"skipped {name}: from beat_schedule, which celery beat -S vedette writes")
+        for name, problem in found.refused.items():
+            click.echo(f"refused {name}: {problem}", err=True)
+    if found.refused:
+        raise click.ClickException(f"{len(found.refused)} RedBeat entries could not be imported")
+
+
+def _redis_client(url: str) -> Any:
+    """A client of the Redis at ``url``: a Sentinel service's master, or one server."""
+    if url.partition("://")[0].lower().endswith("+sentinel"):
+        return connect(SentinelConfig.from_url(url))
+    try:
+        return redis.Redis.from_url(url)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--from") from None

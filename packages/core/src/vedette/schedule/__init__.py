@@ -21,7 +21,13 @@ Usage:
     ... )  # doctest: +SKIP
 """
 
-from vedette.schedule.dispatch import DISPATCHER_GROUP, Dispatcher, Run, run_id
+from vedette.schedule.dispatch import (
+    DISPATCHER_GROUP,
+    Dispatcher,
+    Run,
+    installed_dispatchers,
+    run_id,
+)
 from vedette.schedule.entries import (
     Entry,
     MissedRuns,
@@ -58,5 +64,6 @@ __all__ = [
     "ScheduleRunner",
     "Step",
     "decide",
+    "installed_dispatchers",
     "run_id",
 ]

@@ -40,9 +40,9 @@ return next_run
 # hold (ms: how long another leader's claim is left to it before it is taken over).
 # Returns false if the token is not the leader's; else one JSON document (one string to parse,
 # not thousands of reply elements): {"claims": [[name, slot, claim clock, taken over (0/1),
-# {field: value}], ...], "documents": [...], "later": next due score or false}. The documents
-# stay in the inbox until the leader has stored them (INBOX_DONE): a leader that dies meanwhile
-# leaves them to the next one. (cjson writes an empty list as {}.)
+# {field: value} as before the claim], ...], "documents": [...], "later": next due score or
+# false}. The documents stay in the inbox until the leader has stored them (INBOX_DONE): a leader
+# that dies meanwhile leaves them to the next one. (cjson writes an empty list as {}.)
 CLAIM = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
 local now = ARGV[2]
@@ -53,13 +53,15 @@ local claims = {}
 for i = 1, #due, 2 do
   local name, slot = due[i], due[i + 1]
   local key = ARGV[4] .. name
-  local open = redis.call('HMGET', key, 'c', 'cn', 'ca', 'cb')
+  local fields = redis.call('HGETALL', key)
+  local map = {}
+  for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
   local clock, taken = now, 0
   local mine = true
-  if open[1] == slot then
-    clock = open[2] or now
-    if open[4] ~= ARGV[1] then
-      if server - tonumber(open[3] or 0) < tonumber(ARGV[6]) then
+  if map['c'] == slot then
+    clock = map['cn'] or now
+    if map['cb'] ~= ARGV[1] then
+      if server - tonumber(map['ca'] or 0) < tonumber(ARGV[6]) then
         mine = false
       else
         taken = 1
@@ -70,9 +72,6 @@ for i = 1, #due, 2 do
     redis.call('HSET', key, 'c', slot, 'cn', now, 'ca', server, 'cb', ARGV[1])
   end
   if mine then
-    local fields = redis.call('HGETALL', key)
-    local map = {}
-    for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
     claims[#claims + 1] = {name, slot, clock, taken, map}
   end
 end
@@ -83,8 +82,9 @@ return cjson.encode({claims = claims, documents = documents, later = later[2] or
 
 # KEYS: due. ARGV: fencing token, entry key prefix, and a JSON list with, for each claim, the
 # strings [name, slot, outcome ("1" sent, "0" not sent, "f" failed: the claim stays open), next
-# score ("+inf": no more runs), missed runs dispatched in a row, error ("": none)]. Settles only
-# claims the token still holds; returns how many it settled.
+# score ("+inf": no more runs), missed runs dispatched in a row, error ("": none), runs sent
+# counting this one (the claim's "n" plus one: only the leader holding the claim writes it)].
+# Settles only claims the token still holds; returns how many it settled.
 SETTLE = """
 local settled = 0
 for _, claim in ipairs(cjson.decode(ARGV[3])) do
@@ -95,21 +95,27 @@ for _, claim in ipairs(cjson.decode(ARGV[3])) do
     if outcome == 'f' then
       redis.call('HSET', key, 'err', claim[6])
     else
-      redis.call('HDEL', key, 'c', 'cn', 'ca', 'cb')
+      local gone, set = {'c', 'cn', 'ca', 'cb'}, {}
       if outcome == '1' then
-        redis.call('HINCRBY', key, 'n', 1)
-        redis.call('HSET', key, 'last', slot)
+        set[#set + 1] = 'last'
+        set[#set + 1] = slot
+        set[#set + 1] = 'n'
+        set[#set + 1] = claim[7]
       end
       if claim[5] == '0' then
-        redis.call('HDEL', key, 'late')
+        gone[#gone + 1] = 'late'
       else
-        redis.call('HSET', key, 'late', claim[5])
+        set[#set + 1] = 'late'
+        set[#set + 1] = claim[5]
       end
       if claim[6] == '' then
-        redis.call('HDEL', key, 'err')
+        gone[#gone + 1] = 'err'
       else
-        redis.call('HSET', key, 'err', claim[6])
+        set[#set + 1] = 'err'
+        set[#set + 1] = claim[6]
       end
+      redis.call('HDEL', key, unpack(gone))
+      if #set > 0 then redis.call('HSET', key, unpack(set)) end
       local next_run = claim[4]
       if open[3] then next_run = '+inf' end
       redis.call('ZADD', KEYS[1], 'XX', next_run, name)
@@ -147,6 +153,44 @@ RUN_NOW = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return false end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return true
+"""
+
+# KEYS: due, a source's statics set. ARGV: entry key prefix, then name, signature... for each
+# declared entry (the signature: each definition field but "off", as "<byte length>:<value>",
+# "0:" if absent). Deletes the statics no longer declared and adds every declared name to the
+# set. Returns {changed, paused, stale}: the (1-based) positions of the declared entries whose
+# stored definition differs (or is missing), those of them that are paused, and the names
+# deleted. One call, however many entries: a restart with the same declaration writes nothing.
+STATICS = """
+local fields = {'fw', 'fn', 'q', 'a', 'kw', 'o', 's', 'm', 'off'}
+local declared, changed, paused = {}, {}, {}
+for i = 2, #ARGV, 2 do
+  local name = ARGV[i]
+  declared[name] = true
+  local stored = redis.call('HMGET', ARGV[1] .. name, unpack(fields))
+  local parts = {}
+  for j = 1, 8 do
+    local value = stored[j] or ''
+    parts[j] = #value .. ':' .. value
+  end
+  if table.concat(parts) ~= ARGV[i + 1] then
+    changed[#changed + 1] = i / 2
+    if stored[9] then paused[#paused + 1] = i / 2 end
+  end
+end
+local stale = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not declared[name] then
+    stale[#stale + 1] = name
+    redis.call('ZREM', KEYS[1], name)
+    redis.call('DEL', ARGV[1] .. name)
+    redis.call('SREM', KEYS[2], name)
+  end
+end
+for i = 2, #ARGV, 2 do
+  redis.call('SADD', KEYS[2], ARGV[i])
+end
+return {changed, paused, stale}
 """
 
 # KEYS: due, the entry. ARGV: name. Returns 1 if the entry existed.

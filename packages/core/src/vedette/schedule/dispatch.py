@@ -7,27 +7,39 @@ entry-point group; the core imports no framework.
 from __future__ import annotations
 
 import abc
+import hashlib
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import entry_points
 
+from vedette.errors import ConfigurationError
 from vedette.schedule.entries import Entry
 from vedette.schedule.timing import from_millis
 
-__all__ = ["DISPATCHER_GROUP", "Dispatcher", "Run", "run_id"]
+__all__ = ["DISPATCHER_GROUP", "RUN_IDS", "Dispatcher", "Run", "installed_dispatchers", "run_id"]
 
 DISPATCHER_GROUP = "vedette.dispatchers"
 """The entry-point group in which adapters register their dispatcher, named by framework."""
 
-_RUN_IDS = uuid.UUID("5f0c4bd4-2a57-4c8e-9a4e-8c6f0b1d7e21")
+RUN_IDS = uuid.UUID("5f0c4bd4-2a57-4c8e-9a4e-8c6f0b1d7e21")
+"""The namespace of run ids (`run_id`)."""
+_NAMESPACE = RUN_IDS.bytes
 
 
 def run_id(prefix: str, name: str, slot: int) -> str:
     """The id of an entry's run at ``slot`` (ms), the same in every scheduler.
 
-    A UUID string, so every framework accepts it as a task, message or job id.
+    A UUID string, so every framework accepts it as a task, message or job id: the version 5
+    UUID, in the `RUN_IDS` namespace, of prefix, name and slot joined by NUL characters;
+    computed without ``uuid.UUID`` objects (a leader computes one per run).
     """
-    return str(uuid.uuid5(_RUN_IDS, f"{prefix}\0{name}\0{slot}"))
+    digest = bytearray(hashlib.sha1(_NAMESPACE + f"{prefix}\0{name}\0{slot}".encode()).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest[:16].hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,7 +78,8 @@ class Dispatcher(abc.ABC):
         """Send ``run`` to its framework, with ``run.id`` as its id; raise if it was not sent.
 
         An exception leaves the run claimed: the scheduler tries it again (same id) on its next
-        tick, and never skips it.
+        tick, and never skips it. ``run.entry`` is shared with the scheduler: read it, never
+        change it (copy ``target.args`` or ``target.options`` before changing them).
         """
 
     def dispatched(self, run: Run) -> bool | None:
@@ -81,3 +94,28 @@ class Dispatcher(abc.ABC):
 
     def close(self) -> None:  # noqa: B027  # optional hook, nothing to do by default
         """Release what the dispatcher holds (connections); called when the scheduler stops."""
+
+
+def installed_dispatchers(
+    url: str, *, only: Collection[str] = (), leave_out: Collection[str] = ()
+) -> dict[str, Dispatcher]:
+    """A dispatcher per framework whose adapter is installed, each built for ``url``.
+
+    Args:
+        url: The ``redis+sentinel://`` URL of the service the frameworks use.
+        only: These frameworks (each must be installed); default every installed one.
+        leave_out: Frameworks the caller dispatches itself (``celery beat`` its own app).
+
+    Raises:
+        ConfigurationError: A framework in ``only`` has no dispatcher installed.
+    """
+    points = {point.name: point for point in entry_points(group=DISPATCHER_GROUP)}
+    missing = sorted(set(only) - set(points))
+    if missing:
+        raise ConfigurationError(
+            "framework",
+            f"no dispatcher installed for {missing[0]!r} "
+            f"(installed: {', '.join(sorted(points)) or 'none'})",
+        )
+    names = sorted(set(only or points) - set(leave_out))
+    return {name: points[name].load()(url) for name in names}

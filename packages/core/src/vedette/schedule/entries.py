@@ -21,9 +21,17 @@ from typing import Any, Literal
 from vedette.errors import ConfigurationError
 from vedette.schedule.timing import Crontab, Interval, Once, Schedule
 
-__all__ = ["Entry", "MissedRuns", "Target", "entry_from_document", "entry_to_document"]
+__all__ = [
+    "FRAMEWORK_NAME",
+    "Entry",
+    "MissedRuns",
+    "Target",
+    "entry_from_document",
+    "entry_to_document",
+]
 
-_FRAMEWORK = re.compile(r"[a-z][a-z0-9_]*")
+FRAMEWORK_NAME = re.compile(r"[a-z][a-z0-9_]*")
+"""What a framework's name looks like (``celery``, ``rq``)."""
 _NAME_LIMIT = 200
 
 
@@ -65,7 +73,7 @@ class Target:
     Dramatiq's message options, RQ's ``enqueue`` options), as JSON data."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.framework, str) or not _FRAMEWORK.fullmatch(self.framework):
+        if not isinstance(self.framework, str) or not FRAMEWORK_NAME.fullmatch(self.framework):
             raise ConfigurationError(
                 "target.framework",
                 f"must be a lower-case name like 'celery', not {self.framework!r}",

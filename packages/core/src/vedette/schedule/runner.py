@@ -135,23 +135,34 @@ class ScheduleRunner:
     # --- The loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Stand by, lead and dispatch until `stop`; give the lease up when stopping."""
-        poll = min(1.0, self.lease.duration / 10)
+        """Stand by, lead and dispatch until `stop`; then `close`."""
         try:
             while not self._stopping.is_set():
-                try:
-                    pause = self._lead() if self.lease.token is not None else self._stand_by(poll)
-                except Exception:
-                    logger.exception("schedule %s: tick failed; trying again", self.store.prefix)
-                    pause = poll
-                self._stopping.wait(pause)
+                self._stopping.wait(self.step())
         finally:
-            try:
-                self.lease.release()
-            except Exception:
-                logger.warning("schedule %s: could not release the lease", self.store.prefix)
-            for dispatcher in self.dispatchers.values():
-                dispatcher.close()
+            self.close()
+
+    def step(self) -> float:
+        """One pass of `run`'s loop: stand by, or lead (renew the lease, tick).
+
+        For a host that has its own loop (``celery beat``). Returns the seconds to pause before
+        the next pass; never raises because of Redis or a dispatcher (errors are logged).
+        """
+        poll = min(1.0, self.lease.duration / 10)
+        try:
+            return self._lead() if self.lease.token is not None else self._stand_by(poll)
+        except Exception:
+            logger.exception("schedule %s: tick failed; trying again", self.store.prefix)
+            return poll
+
+    def close(self) -> None:
+        """Give the lease up (a standby takes over at once) and close the dispatchers."""
+        try:
+            self.lease.release()
+        except Exception:
+            logger.warning("schedule %s: could not release the lease", self.store.prefix)
+        for dispatcher in self.dispatchers.values():
+            dispatcher.close()
 
     def stop(self) -> None:
         """Make `run` return after the current tick."""
@@ -237,7 +248,7 @@ class ScheduleRunner:
             entry = decode(name, fields)
         except ConfigurationError as error:
             self._report(name, f"cannot be read and is skipped: {error}")
-            return (name, slot_text, "0", "+inf", "0", f"cannot be read: {error}")
+            return (name, slot_text, "0", "+inf", "0", f"cannot be read: {error}", "")
         step = decide(entry, slot, int(float(clock)), int(fields.get("late", 0)))
         next_run = "+inf" if step.next_run is None else str(step.next_run)
         sent = "0"
@@ -251,10 +262,11 @@ class ScheduleRunner:
             )
             problem = self._send(run)
             if problem is not None:
-                return (name, slot_text, "f", next_run, str(step.streak), problem)
+                return (name, slot_text, "f", next_run, str(step.streak), problem, "")
             sent = "1"
         self._reported.pop(name, None)
-        return (name, slot_text, sent, next_run, str(step.streak), "")
+        runs = str(int(fields.get("n", 0)) + 1) if sent == "1" else ""
+        return (name, slot_text, sent, next_run, str(step.streak), "", runs)
 
     def _send(self, run: Run) -> str | None:
         """Dispatch a run unless it is known to be sent; why it failed, or None."""

@@ -14,10 +14,14 @@ Layout (every key carries the hash tag ``{prefix}``, so a store lives in one Red
   Documents it refuses go to ``{prefix}:rejected`` with the reason (the last 100).
 - ``{prefix}:leader`` and ``{prefix}:fence``: the leader's lease and its fencing counter
   (`vedette.schedule.ScheduleRunner`).
+- ``{prefix}:static:<source>``: the names of the entries a framework's configuration owns (for
+  instance Celery's ``beat_schedule``), so that `ScheduleStore.replace_statics` deletes the ones
+  dropped from it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import json
@@ -32,6 +36,7 @@ import redis
 from vedette.errors import ConfigurationError
 from vedette.schedule import _scripts
 from vedette.schedule.entries import (
+    FRAMEWORK_NAME,
     Entry,
     MissedRuns,
     Target,
@@ -90,9 +95,22 @@ def encode(entry: Entry) -> dict[str, str]:
 def decode(name: str, fields: Mapping[str, str]) -> Entry:
     """An entry from its hash fields (checked as a document is: written by hand, it may be bad).
 
+    The same definition is decoded once: a scheduler sees the same entries tick after tick. The
+    entries returned are shared, and must not be changed (their ``target.args`` included).
+
     Raises:
         ConfigurationError: The fields do not make a valid entry.
     """
+    return _decode(name, tuple(map(fields.get, _scripts.DEFINITION_FIELDS)))
+
+
+@functools.lru_cache(maxsize=16384)
+def _decode(name: str, definition: tuple[str | None, ...]) -> Entry:
+    fields = {
+        field: value
+        for field, value in zip(_scripts.DEFINITION_FIELDS, definition, strict=True)
+        if value is not None
+    }
     try:
         target = Target(
             framework=fields["fw"],
@@ -200,6 +218,7 @@ class ScheduleStore:
         self._set_paused = client.register_script(_scripts.SET_PAUSED)
         self._run_now = client.register_script(_scripts.RUN_NOW)
         self._remove = client.register_script(_scripts.REMOVE)
+        self._statics = client.register_script(_scripts.STATICS)
 
     def __repr__(self) -> str:
         return f"ScheduleStore(prefix={self.prefix!r})"
@@ -247,6 +266,49 @@ class ScheduleStore:
             pipe.execute()
             written += len(batch)
         return written
+
+    def replace_statics(
+        self, source: str, entries: Iterable[Entry], *, now: float | None = None
+    ) -> list[str]:
+        """Make ``entries`` the static entries of ``source``; the names of those removed.
+
+        Static entries are the ones a framework's configuration declares (``source`` names it,
+        ``"celery"`` for ``beat_schedule``). Each is added, or replaced (keeping its history, and
+        its next run when its schedule is unchanged); the static entries of ``source`` that are no
+        longer declared are deleted. Entries written otherwise (`add`, the CLI, the inbox) are
+        left alone, unless ``source`` now declares one of the same name: it becomes static. A
+        static entry paused (`pause`) stays paused. One script compares the declaration with
+        the store; only entries that changed are written (a restart with the same declaration
+        writes nothing).
+        """
+        if not isinstance(source, str) or not FRAMEWORK_NAME.fullmatch(source):
+            raise ConfigurationError("source", f"must be a lower-case name, not {source!r}")
+        declared = list(entries)
+        names = [entry.name for entry in declared]
+        if len(set(names)) != len(names):
+            twice = next(name for name in names if names.count(name) > 1)
+            raise ConfigurationError(twice, "is declared twice")
+        arguments: list[str | bytes] = [self.entry_prefix]
+        for entry in declared:
+            arguments += [entry.name, _signature(encode(entry))]
+        changed, paused, stale = self._statics(
+            keys=[self.due_key, self.statics_key(source)], args=arguments
+        )
+        kept_paused = set(paused)
+        self.add_many(
+            (
+                dataclasses.replace(declared[at - 1], enabled=False)
+                if at in kept_paused
+                else declared[at - 1]
+                for at in changed
+            ),
+            now=now,
+        )
+        return sorted(_text(name) for name in stale)
+
+    def statics_key(self, source: str) -> str:
+        """The key of the set of ``source``'s static entries."""
+        return f"{{{self.prefix}}}:static:{source}"
 
     def _script_pipeline(self) -> Any:
         """A pipeline that takes scripts.
@@ -354,6 +416,15 @@ class ScheduleStore:
 def to_millis_now(now: float | None) -> int:
     """``now`` (seconds since the epoch; the current time if None) in milliseconds."""
     return int((time.time() if now is None else now) * 1000)
+
+
+def _signature(fields: Mapping[str, str]) -> bytes:
+    """The definition fields but ``off``, as the statics script compares them."""
+    parts = []
+    for field in _scripts.DEFINITION_FIELDS[:-1]:
+        value = fields.get(field, "").encode()
+        parts.append(b"%d:%s" % (len(value), value))
+    return b"".join(parts)
 
 
 def _pairs(fields: Mapping[str, str]) -> list[str]:
