@@ -215,6 +215,48 @@ def test_a_forked_child_follows_its_parents_watcher_with_no_thread(
     client.close()
 
 
+def vedette_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("vedette-")]
+
+
+def sentinel_subscribers(cluster: SentinelCluster) -> int:
+    """The pub/sub clients of Sentinel 0: one per watcher listening to it."""
+    listed = cluster.sentinel(0).execute_command("CLIENT", "LIST", "TYPE", "pubsub")
+    return len(str(listed).splitlines())
+
+
+@pytest.mark.parametrize("fault", ["none", "kill"])
+def test_clients_a_child_makes_follow_its_parents_watcher_too(
+    sentinel_cluster: SentinelCluster, fault: str
+) -> None:
+    # What Celery's pool children do: the broker's client (db 0) watches in the parent, and the
+    # child first uses the result backend's (db 1), and replicas: no thread, no subscription.
+    client = vedette.connect(sentinel_cluster.url)
+    client.ping()
+    pool = client.connection_pool
+    assert isinstance(pool, vedette.MasterPool)
+    wait_until(lambda: len(pool.watcher.sentinels) == 3, 5, "every Sentinel to be watched")
+    wait_until(lambda: sentinel_subscribers(sentinel_cluster) == 1, 5, "the parent's listener")
+    results_config = dataclasses.replace(sentinel_cluster.config, db=1)
+    if fault == "kill":
+        sentinel_cluster.kill_master()
+        sentinel_cluster.wait_for_switch(30)
+        wait_until(lambda: pool.watcher.master == sentinel_cluster.master_address(), 10, "news")
+
+    def child() -> dict[str, object]:
+        results = vedette.connect(results_config)
+        results.set("result", "done")
+        replica = vedette.connect_replica(results_config)
+        replica.get("result")  # asks the Sentinels for the replicas, on this thread
+        seen = {"threads": vedette_threads(), "subscribers": sentinel_subscribers(sentinel_cluster)}
+        results.close()
+        replica.close()
+        return seen
+
+    assert in_child(child) == {"threads": [], "subscribers": 1}
+    client.close()
+
+
 def test_a_forked_child_watches_on_its_own_once_the_parent_stops(
     sentinel_cluster: SentinelCluster,
 ) -> None:

@@ -8,6 +8,7 @@ master may acknowledge a write a few microseconds before the replica has it, and
 Those tests run with two replicas, so the new master still has one to confirm writes.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -188,3 +189,19 @@ def test_a_disconnected_pool_watches_again_when_used(sentinel_cluster: SentinelC
 
 def watcher_is_closed(pool: vedette.MasterPool) -> bool:
     return pool.watcher.closed  # read through a call: mypy keeps attributes narrowed
+
+
+def test_a_client_first_used_while_the_master_is_down_writes_as_soon_as_one_is_known(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    # A process started during the outage (RQ's spawned work horse): its watcher never knew a
+    # master, so the new one is not a "switch" to it; its retries must not sleep their pause out.
+    sentinel_cluster.kill_master()
+    with SwitchClock(sentinel_cluster) as clock:
+        # Long pauses between attempts: only the news of the master can cut them short.
+        client = vedette.connect(sentinel_cluster.url + "?min_backoff=2&max_backoff=2")
+        client.set("k", 1)  # waits the failover out
+        written = time.monotonic()
+        switched = clock.wait()
+    client.close()
+    assert written - switched < 0.5

@@ -4,6 +4,7 @@ What it does through faults is in tests/chaos/.
 """
 
 import dataclasses
+import gc
 import logging
 import threading
 
@@ -100,6 +101,21 @@ def test_close_stops_the_watcher(sentinel_cluster: SentinelCluster) -> None:
     assert watcher_threads() - before == set()
     client.ping()  # still usable: the watcher starts again
     client.close()
+
+
+def test_a_pool_dropped_without_closing_lets_the_watcher_stop(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    # kombu and Celery leave pools to the garbage collector: the watcher of a Celery producer's
+    # closed app kept watching a cluster long gone (the demo's Dramatiq part logged it).
+    before = watcher_threads()
+    pool = vedette.MasterPool(sentinel_cluster.config)
+    client = redis.Redis(connection_pool=pool)  # as kombu makes them: the pool is not its own
+    client.ping()
+    assert watcher_threads() - before
+    del client, pool
+    gc.collect()
+    wait_until(lambda: not watcher_threads() - before, 5, "the watcher to stop")
 
 
 def test_each_sentinel_warning_is_logged_once(

@@ -56,7 +56,8 @@ def test_follows_a_failover(sentinel_cluster: SentinelCluster) -> None:
 
 def test_a_named_master_that_is_down_is_not_returned(sentinel_cluster: SentinelCluster) -> None:
     # For down-after-milliseconds (1 s here) after a kill -9, the Sentinels still name the dead
-    # master: ROLE fails on it, and discovery says so instead of handing out a dead address.
+    # master: the role check fails on it, and discovery says so instead of handing out a dead
+    # address.
     old = sentinel_cluster.kill_master()
     with pytest.raises(MasterNotFoundError) as caught:
         discover(sentinel_cluster.config)
@@ -70,13 +71,15 @@ def test_a_master_that_is_now_a_replica_is_not_returned(
     sentinel_cluster_factory: ClusterFactory,
 ) -> None:
     # A Sentinel with an outdated view names a node that has since become a replica (as a
-    # demoted master does). ROLE says so, and the answer is refused rather than trusted.
+    # demoted master does). It says so, and the answer is refused rather than trusted.
     cluster = sentinel_cluster_factory()
     stray = sentinel_cluster_factory(replicas=0, sentinels=1)
     demoted = stray.master_address()
     master = cluster.master_address()
     stray.client(demoted).execute_command("REPLICAOF", master.host, master.port)
-    with pytest.raises(MasterNotFoundError, match=f"{demoted} is not a master: ROLE says slave"):
+    with pytest.raises(
+        MasterNotFoundError, match=f"{demoted} is not a master: it says it is a replica"
+    ):
         discover(with_changes(cluster, sentinels=stray.sentinel_addresses))
     # Listed with the real Sentinels it is outvoted; and an equally old answer (epoch 0) is
     # no fallback: only a newer configuration could overrule the majority.

@@ -10,6 +10,7 @@ import redis
 import vedette
 from vedette import Backoff, FailoverTimeout, ensure_call, ensured, is_retryable
 from vedette._wakeup import MasterSwitchSignal
+from vedette.testing._process import free_ports
 
 
 @pytest.mark.parametrize(
@@ -151,3 +152,13 @@ def test_backoff_grows_with_jitter_up_to_the_cap() -> None:
     assert 0.1 <= second <= 0.2
     assert 0.2 <= third <= 0.4
     assert 0.2 <= fourth <= 0.4
+
+
+def test_a_timed_out_script_is_named_by_its_command() -> None:
+    # Dramatiq's enqueue is a registered script: the timeout once named the Script object.
+    closed = redis.Redis(port=free_ports(1)[0], socket_connect_timeout=0.1)
+    script = closed.register_script("return 1")
+    with pytest.raises(FailoverTimeout) as raised:
+        ensure_call(script, deadline=0.2)
+    assert str(raised.value).startswith(f"EVALSHA {script.sha[:12]}: still failing after 0.2 s")
+    assert "object at 0x" not in str(raised.value)

@@ -3,9 +3,11 @@
 import dataclasses
 import logging
 import threading
+import time
 
 import pytest
 
+import vedette
 from vedette import (
     Address,
     FailoverEvent,
@@ -18,6 +20,7 @@ from vedette import (
     SentinelRecovered,
 )
 from vedette.testing import SentinelCluster, wait_until
+from vedette.testing._process import free_ports
 
 
 def collect(watcher: FailoverWatcher) -> list[FailoverEvent]:
@@ -143,6 +146,24 @@ def test_failing_callback_is_logged_and_others_still_run(
     assert "boom" in caplog.text
 
 
+def test_closing_a_client_never_races_its_reconciler(
+    sentinel_cluster: SentinelCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Closing cuts the reconciler's lookup in flight: once in a few hundred cycles the cut came
+    # between two replies of a pipeline, and redis-py's AttributeError was logged as a failed
+    # reconciliation (printed at the exit of a successful `vedette schedule list`).
+    end = time.monotonic() + 5
+    cycles = 0
+    with caplog.at_level(logging.WARNING, logger="vedette"):
+        while time.monotonic() < end:
+            client = vedette.connect(sentinel_cluster.url)
+            client.ping()
+            client.close()
+            cycles += 1
+    assert cycles > 100
+    assert [record.getMessage() for record in caplog.records] == []
+
+
 def test_close_ends_iterators_and_threads(sentinel_cluster: SentinelCluster) -> None:
     before = {t for t in threading.enumerate() if t.name.startswith("vedette-watcher")}
     watcher = FailoverWatcher(sentinel_cluster.config).start()
@@ -163,3 +184,15 @@ def test_close_ends_iterators_and_threads(sentinel_cluster: SentinelCluster) -> 
     assert list(watcher.events()) == []  # a closed watcher's stream is empty
     with watcher:  # and it can run again, from what it knew
         assert watcher.master == sentinel_cluster.master_address()
+
+
+def test_with_no_sentinel_ever_reachable_no_master_is_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = vedette.SentinelConfig(
+        sentinels=[f"127.0.0.1:{port}" for port in free_ports(2)], service_name="nowhere"
+    )
+    with caplog.at_level(logging.WARNING, logger="vedette"), FailoverWatcher(config):
+        wait_until(lambda: "no Sentinel is reachable" in caplog.text, 10, "the warning")
+    assert "no master was ever known" in caplog.text
+    assert "None" not in caplog.text

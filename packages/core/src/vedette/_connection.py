@@ -1,9 +1,10 @@
 """What the master client and the replica client share.
 
 - `SentinelConnection`: a redis-py connection that, on every connect, asks its `Service` where
-  to go and checks ``ROLE`` there; that a master switch cuts; that keeps waiting for a late
-  reply while its server is still in charge (so a slow or frozen master runs a command once,
-  not twice); and that never lets a pop whose reply was lost be retried.
+  to go and checks the server's role there (``HELLO``: see `vedette._server_role`); that a
+  master switch cuts; that keeps waiting for a late reply while its server is still in charge
+  (so a slow or frozen master runs a command once, not twice); and that never lets a pop whose
+  reply was lost be retried.
 - `SentinelPool`: a ``redis.ConnectionPool`` of such connections, whose ``connection_kwargs``
   are plain redis-py keyword arguments (the current master's ``host`` and ``port`` included):
   picklable, printable, and enough for ``redis.Redis(**kwargs)``, which gives a plain client to
@@ -30,11 +31,14 @@ from redis.connection import Connection
 from vedette._commands import FOREVER, blocking_seconds, hands_over_data
 from vedette._connections import redis_kwargs
 from vedette._redis_errors import translate
+from vedette._reentry import OwnedLock
+from vedette._server_role import role_from_handshake, server_role
 from vedette._service import Service
+from vedette._tls import close_left_open
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.errors import ConfigurationError, FailoverTimeout, OutcomeUnknownError
-from vedette.retry import FailoverRetry
+from vedette.retry import FailoverRetry, deadline_for
 from vedette.watcher import FailoverWatcher
 
 logger = logging.getLogger("vedette.client")
@@ -108,7 +112,7 @@ class SentinelConnection(Connection):
         self._holder: weakref.ref[SentinelPool] | None = None  # the Vedette pool it belongs to
         self._switches = -1  # the watcher's switch count when this connection resolved
         self._seen = -1  # the watcher's version when this connection last checked it
-        self._expected = "master"  # the ROLE the server must report
+        self._expected = "master"  # the role the server must report (in ROLE's words)
         self._pending: Any = ()  # the command (a tuple) or pipeline (a list) being sent
         self._sent: Any = ()  # ... and once written: the one whose replies are being read
         self._subscribed = False  # in pub/sub or monitor mode: replies come when they come
@@ -159,11 +163,11 @@ class SentinelConnection(Connection):
         return service is not None and service.watcher.switches != self._switches
 
     def _resolve(self, service: Service) -> tuple[Address, str]:
-        """Where to connect now, and the ROLE the server must report there."""
+        """Where to connect now, and the role the server must report there."""
         raise NotImplementedError
 
     def _unusable(self, address: Address) -> None:
-        """Connecting to ``address`` failed, or it did not report the expected ROLE."""
+        """Connecting to ``address`` failed, or it did not report the expected role."""
 
     def _ready(self) -> None:
         """The connection is open and its server checked out."""
@@ -171,7 +175,7 @@ class SentinelConnection(Connection):
     # --- connecting ---------------------------------------------------------------------------
 
     def connect(self) -> None:
-        """Connect where the Sentinels say, check ROLE, retrying through a failover."""
+        """Connect where the Sentinels say, check the role, retrying through a failover."""
         if self._sock is None:
             self.retry.call_with_retry(super().connect, lambda error: self.disconnect())
 
@@ -186,6 +190,7 @@ class SentinelConnection(Connection):
         try:
             sock: socket.socket = super()._connect()
         except OSError as error:  # refused, unreachable, TLS
+            close_left_open(error)  # a TLS socket ssl made before the server reset it
             translated = translate(error, server=target, role=self._describe())
             if translated is not error:
                 raise translated from None
@@ -291,8 +296,8 @@ class SentinelConnection(Connection):
             if self._service is not None and self._service.watcher.follows_parent:
                 self._await_reply(sock, kwargs)
             return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
-        except redis.ResponseError:
-            raise  # an error reply: the connection is fine
+        except redis.ResponseError as error:
+            raise self._refused(error) from None  # an error reply: the connection is fine
         except BaseException as error:
             return self._read_failed(error, sock, disable_decoding, disconnect_on_error, kwargs)
 
@@ -339,8 +344,8 @@ class SentinelConnection(Connection):
                 return super().read_response(
                     disable_decoding, disconnect_on_error=False, **read_options
                 )
-            except redis.ResponseError:
-                raise
+            except redis.ResponseError as refused:
+                raise self._refused(refused) from None
             except BaseException as again:
                 error = again
         if disconnect_on_error:
@@ -350,6 +355,14 @@ class SentinelConnection(Connection):
         if not isinstance(error, redis.ConnectionError | redis.TimeoutError):
             raise error
         raise self._lost(error, sock, gave_up=verdict == "give up")
+
+    def _refused(self, error: redis.ResponseError) -> redis.ResponseError:
+        """An error reply as it is raised: a ``NOPERM`` names the server, never the user."""
+        if isinstance(error, redis.exceptions.NoPermissionError):
+            denied = translate(error, server=self.address, role=self._describe())
+            assert isinstance(denied, redis.ResponseError)
+            return denied
+        return error
 
     def _late(self, since: float, read_options: dict[str, Any], sock: socket.socket | None) -> str:
         """After ``socket_timeout`` without a reply: ``"wait"``, ``"give up"``, or ``"fail"``."""
@@ -375,7 +388,7 @@ class SentinelConnection(Connection):
         """How long the command in flight may take: retry_deadline, plus its own block time."""
         commands = _commands(self._sent)
         blocking = max((blocking_seconds(command) or 0.0 for command in commands), default=0.0)
-        return type(self).config.retry_deadline + blocking
+        return deadline_for(type(self).config) + blocking
 
     def _lost(
         self, failure: redis.RedisError, sock: socket.socket | None, *, gave_up: bool
@@ -423,7 +436,7 @@ def _release_soon(service: Service) -> None:
 
 
 def _handshake(connection: SentinelConnection) -> None:
-    """Run as redis-py's ``redis_connect_func``: the usual handshake, then ``ROLE``."""
+    """Run as redis-py's ``redis_connect_func``: the usual handshake, then the role check."""
     connection._handshaking = True
     try:
         try:
@@ -433,18 +446,31 @@ def _handshake(connection: SentinelConnection) -> None:
             if translated is not error:
                 raise translated from None
             raise
-        connection.send_command("ROLE")
-        reply = connection.read_response()
-        role = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        role = _reported_role(connection)
         if role != connection._expected:
             connection._unusable(connection.address)
+            said = "replica" if role == "slave" else role
             raise redis.ConnectionError(
-                f"{connection.address} is not the {connection._describe()} (ROLE says {role}); "
-                "asking the Sentinels again"
+                f"{connection.address} is not the {connection._describe()} (it says it is a "
+                f"{said}); asking the Sentinels again"
             )
         connection._ready()
     finally:
         connection._handshaking = False
+
+
+def _reported_role(connection: SentinelConnection) -> str:
+    """The role the server reports: from a RESP3 handshake's ``HELLO``, else asked."""
+    if str(connection.protocol) == "3":  # every RESP3 connect sends HELLO and keeps its reply
+        role = role_from_handshake(getattr(connection, "handshake_metadata", None))
+        if role is not None:
+            return role
+
+    def ask(*args: str) -> Any:
+        connection.send_command(*args)
+        return connection.read_response()
+
+    return server_role(ask)
 
 
 _bound: dict[tuple[type[SentinelConnection], SentinelConfig], type[SentinelConnection]] = {}
@@ -526,6 +552,7 @@ class SentinelPool(redis.ConnectionPool):
         self.config = config
         self.service = Service.of(config, watcher)
         self._holding = False
+        self._release_when_dropped: weakref.finalize[Any, Any] | None = None
         kwargs = redis_kwargs(config) | keepalive_options() | driver_info() | redis_options
         tls = kwargs.pop("ssl", False)  # for redis.Redis; a pool says it with its connection class
         kwargs["host"], kwargs["port"] = self.service.last_master or UNKNOWN_MASTER
@@ -562,16 +589,23 @@ class SentinelPool(redis.ConnectionPool):
         """Forget connections (redis-py calls this at start and in a forked child)."""
         # Its own lock: redis-py's pool lock is not reentrant in every supported version, and
         # make_connection runs under it there.
-        self._holding_lock = threading.Lock()
+        self._holding_lock = OwnedLock()
         super().reset()
 
     def hold_service(self) -> None:
-        """Hold the service's watcher, once, until `disconnect` (connections call it on connect)."""
+        """Hold the service's watcher, once, until `disconnect` (connections call it on connect).
+
+        A pool dropped without `disconnect` (kombu's and Celery's often are, to the garbage
+        collector) lets go when it is collected: it never keeps the watcher running for ever.
+        """
         with self._holding_lock:
             if self._holding:
                 return
             self._holding = True
         self.service.hold()
+        dropped = weakref.finalize(self, _release_soon, self.service)
+        dropped.atexit = False  # at exit the watcher's daemon threads just end
+        self._release_when_dropped = dropped
 
     def set_retry(self, retry: Any) -> None:
         """Refused: retries are Vedette's (``retry_deadline``, ``min_backoff`` ...)."""
@@ -593,4 +627,6 @@ class SentinelPool(redis.ConnectionPool):
         with self._holding_lock:
             holding, self._holding = self._holding, False
         if holding:
+            if self._release_when_dropped is not None:
+                self._release_when_dropped.detach()
             self.service.release()

@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
 
+from vedette._tls import SSLConnection
 from vedette.address import Address
 from vedette.config import SentinelConfig
 
@@ -51,7 +52,7 @@ def sentinel_client(config: SentinelConfig, address: Address, **overrides: Any) 
         **_tls(config, config.uses_sentinel_ssl),
     }
     kwargs.update(overrides)
-    return redis.Redis(**kwargs)
+    return _closing_failed_tls(redis.Redis(**kwargs))
 
 
 def redis_kwargs(config: SentinelConfig) -> dict[str, Any]:
@@ -71,7 +72,15 @@ def redis_client(config: SentinelConfig, address: Address, **overrides: Any) -> 
     kwargs: dict[str, Any] = {"host": address.host, "port": address.port, "retry": _no_retry()}
     kwargs.update(redis_kwargs(config))
     kwargs.update(overrides)
-    return redis.Redis(**kwargs)
+    return _closing_failed_tls(redis.Redis(**kwargs))
+
+
+def _closing_failed_tls(client: redis.Redis) -> redis.Redis:
+    """``client`` with TLS connections that close what ``ssl`` leaves open (`vedette._tls`)."""
+    pool = client.connection_pool
+    if pool.connection_class is redis.SSLConnection:
+        pool.connection_class = SSLConnection
+    return client
 
 
 def command(client: redis.Redis | Pipeline, *args: str | int) -> Any:

@@ -8,22 +8,33 @@ answer and the ``ROLE`` check), the connections of the clients (on connect), the
   ``ConnectionError``: anything that retries connection errors must rule authentication out first.
 - An untrusted TLS certificate arrives as a ``ConnectionError`` wrapping ``ssl`` errors; like a
   refused password it never heals, so it becomes `vedette.AuthenticationError` too.
+- A command, key or channel the ACL user may not use is a ``NOPERM`` reply: it never heals
+  either (`vedette.NoPermissionError`). Valkey names the user in that reply ("User app has no
+  permissions ..."): user names never reach a message (`scrub`).
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 from typing import Literal, TypeAlias
 
 import redis
 
 from vedette.address import Address
-from vedette.errors import AuthenticationError, VedetteError
+from vedette.errors import AuthenticationError, NoPermissionError, VedetteError
 
-Failure: TypeAlias = Literal["auth", "tls", "unreachable", "unknown_service", "error"]
+Failure: TypeAlias = Literal["auth", "tls", "permission", "unreachable", "unknown_service", "error"]
 
 # Sentinel's reply to a SENTINEL subcommand naming a service it does not monitor.
 _NO_SUCH_MASTER = "no such master with that name"
+# Valkey's (and newer Redis's) NOPERM replies name the user: "User app has no permissions ...".
+_USER_NAMED = re.compile(r"\bUser \S+ (?=(has|is) )", re.IGNORECASE)
+
+
+def scrub(message: str) -> str:
+    """``message`` without the user name a server's ``NOPERM`` reply may carry."""
+    return _USER_NAMED.sub("this user ", message)
 
 
 def classify(error: BaseException) -> tuple[Failure, str]:
@@ -32,6 +43,8 @@ def classify(error: BaseException) -> tuple[Failure, str]:
         return "auth", "authentication failed"
     if untrusted_certificate(error):
         return "tls", f"its TLS certificate is not trusted ({error}); check ssl_ca_certs"
+    if isinstance(error, redis.exceptions.NoPermissionError):
+        return "permission", f"refused by its ACL ({scrub(str(error))})"
     if isinstance(error, redis.TimeoutError):
         return "unreachable", f"timed out ({error})"
     if isinstance(error, redis.ConnectionError | OSError):
@@ -47,7 +60,8 @@ def translate(error: BaseException, *, server: Address, role: str) -> BaseExcept
     """The error to raise for ``error``, met while connecting to the Redis node ``server``.
 
     A refused password and an untrusted certificate become `AuthenticationError` naming the
-    node and what to check; Vedette's own errors and everything else pass unchanged.
+    node and what to check, a ``NOPERM`` reply `NoPermissionError`; Vedette's own errors and
+    everything else pass unchanged.
 
     Args:
         error: What redis-py (or the socket) raised.
@@ -64,7 +78,23 @@ def translate(error: BaseException, *, server: Address, role: str) -> BaseExcept
         return AuthenticationError(
             f"Redis {server}: its TLS certificate is not trusted ({error}); check ssl_ca_certs"
         )
+    if isinstance(error, redis.exceptions.NoPermissionError):
+        return permission_denied(str(error), f"Redis {server} ({role})", setting="username")
     return error
+
+
+def permission_denied(reply: str, server: str, *, setting: str) -> NoPermissionError:
+    """A ``NOPERM`` reply from ``server`` as the error to raise: what was refused, what to do.
+
+    Args:
+        reply: The server's reply (it names the command, key or channel refused).
+        server: Who refused, for the message (``"Redis 10.0.0.5:6379 (master of 'svc')"``).
+        setting: The setting naming the user it refused (``username``, ``sentinel_username``).
+    """
+    return NoPermissionError(
+        f"{server} refused the ACL user of {setting}: {scrub(reply)}; grant that permission to "
+        "the user (ACL SETUSER), or configure a user that has it"
+    )
 
 
 def untrusted_certificate(error: BaseException) -> bool:

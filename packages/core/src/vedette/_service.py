@@ -9,7 +9,9 @@ it too, by their configuration.
 The master is known without asking the Sentinels most of the time: from the watcher (its first
 reconciliation, then ``+switch-master``). The Sentinels are asked when it is not known, or when
 connecting to it just failed, and concurrent callers share that one lookup. No lock is held
-while asking: a forked child never inherits one held.
+while asking: a forked child never inherits one held. Code called back on a thread inside
+Vedette (a finalizer: `vedette._reentry`) never waits for that lookup, which may be its own
+thread's: it asks on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from vedette._fork import restart_after_fork
+from vedette._reentry import OwnedLock, called_back
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.errors import SentinelsUnreachableError
@@ -52,11 +55,11 @@ class _Registry:
         self.services: weakref.WeakValueDictionary[tuple[SentinelConfig, int], Service] = (
             weakref.WeakValueDictionary()
         )
-        self.lock = threading.Lock()
+        self.lock = OwnedLock()
         restart_after_fork(self)
 
     def _after_fork(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = OwnedLock()
 
 
 _registry = _Registry()
@@ -90,12 +93,12 @@ class Service:
         self.last_master: Address | None = None
         """The master as last verified or announced: written into the pools' keyword arguments."""
         self._fresh_locks()
-        watcher.subscribe(self._on_event)
+        watcher.subscribe(self._on_event, follow_parent=True)
         restart_after_fork(self)
 
     def _fresh_locks(self) -> None:
-        self._lock = threading.Lock()
-        self._looked_up = threading.Condition(self._lock)
+        self._lock = OwnedLock()  # a finalizer on a thread holding it must not wait for it
+        self._looked_up = threading.Condition(self._lock)  # type: ignore[arg-type]  # as watcher
         self._looking = False
         self._masters: weakref.WeakSet[Cuttable] = weakref.WeakSet()
         self._replicas: weakref.WeakSet[Cuttable] = weakref.WeakSet()
@@ -191,6 +194,8 @@ class Service:
         master = self.watcher.master
         if master is not None and master != self._failed:
             return master
+        if called_back():  # by a finalizer, on a thread that may be the one looking: no waiting
+            return self.discovery.discover().master
         with self._looked_up:
             # Another thread is asking: its answer will do (and costs the Sentinels nothing).
             end = time.monotonic() + self._lookup_budget()
@@ -226,8 +231,8 @@ class Service:
         self._failed = address
 
     def replica_address(self) -> tuple[Address, str]:
-        """The next replica the Sentinels call healthy (``ROLE`` slave), or the master if none."""
-        topology = self._discover()
+        """The next replica the Sentinels call healthy, or the master if none (and its role)."""
+        topology = self.discovery.discover() if called_back() else self._discover()
         if not topology.replicas:
             if not self._on_master:
                 logger.warning(

@@ -48,6 +48,7 @@ from vedette._service import Service
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.errors import FailoverTimeout
+from vedette.retry import deadline_for
 from vedette.watcher import FailoverWatcher
 
 __all__ = ["MasterConnection", "MasterPool", "connect"]
@@ -114,7 +115,7 @@ class MasterConnection(SentinelConnection):
         """Something changed since this connection last looked: hold, or move, as it says."""
         if self._handshaking:
             return  # ROLE and the handshake are not writes: they may go now
-        watcher, deadline = service.watcher, type(self).config.retry_deadline
+        watcher, deadline = service.watcher, deadline_for(type(self).config)
         version = watcher.version  # read first: a change after it is caught next time
         if watcher.promoting:
             watcher.wait_until_not_promoting(time.monotonic() + deadline)

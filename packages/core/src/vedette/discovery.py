@@ -11,7 +11,8 @@
    the watcher on every switch) is stale unless its config epoch is newer than the replacement:
    right after a failover the Sentinels that lost the election still name the old master for a
    few milliseconds, and a majority of them must not undo a switch already announced.
-4. ``ROLE`` on the winner must say ``master``. If it does not (it died mid-failover, or was
+4. The winner must say it is a master (``HELLO``'s ``role``, which any ACL user may ask, unlike
+   ``ROLE``: `vedette._server_role`). If it does not (it died mid-failover, or was
    demoted), another answer is tried only if it comes from a newer configuration (a higher epoch):
    an answer from an older one is stale.
 5. Sentinels named in the answers join the ones asked next time; the configured ones always stay.
@@ -22,10 +23,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +34,9 @@ import redis
 
 from vedette._connections import command, redis_client, sentinel_client
 from vedette._fork import restart_after_fork
-from vedette._redis_errors import Failure, classify, translate
+from vedette._redis_errors import Failure, classify, permission_denied, scrub, translate
+from vedette._reentry import OwnedLock, called_back, inside
+from vedette._server_role import MASTER, REPLICA, server_role
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.errors import (
@@ -41,6 +44,7 @@ from vedette.errors import (
     MasterNotFoundError,
     SentinelsUnreachableError,
     ServiceNotFoundError,
+    VedetteError,
 )
 
 __all__ = ["Discovery", "Topology", "discover"]
@@ -59,7 +63,7 @@ _CUT_UNDER_US = (OSError, ValueError)
 
 @dataclass(frozen=True, slots=True)
 class Topology:
-    """The master of a service as the Sentinels describe it, after NAT and ``ROLE`` check."""
+    """The master of a service as the Sentinels describe it, after NAT and a role check."""
 
     service_name: str
     """The service (master) name that was looked up."""
@@ -97,6 +101,12 @@ class _Answer:
     failure: Failure | None = None
     reason: str = ""
     monitored: tuple[str, ...] = field(default=())
+    closed: bool = False  # `Discovery.close` cut the question: says nothing of the Sentinel
+
+    @classmethod
+    def cut(cls, sentinel: Address) -> _Answer:
+        """The answer of a question `Discovery.close` cut short."""
+        return cls(sentinel, failure="unreachable", reason="closed while asking", closed=True)
 
     def describe(self) -> str:
         if self.master is not None:
@@ -124,22 +134,25 @@ class Discovery:
     def __init__(self, config: SentinelConfig) -> None:
         self.config = config
         self._clients: dict[Address, redis.Redis] = {}  # one per Sentinel
-        self._verifiers: dict[Address, redis.Redis] = {}  # one per master candidate, for ROLE
+        self._verifiers: dict[Address, redis.Redis] = {}  # one per master candidate: its role
         self._learned: tuple[Address, ...] = ()
         self._failing: set[Address] = set()
-        self._lock = threading.Lock()
+        self._lock = OwnedLock()
         self._asking: dict[Address, Future[_Answer]] = {}  # the question in flight, per Sentinel
         self._askers: ThreadPoolExecutor | None = None
         self._closing: Future[None] = Future()  # done by `close`: lookups in flight give up
         # A master seen replaced -> (its replacement, the newest epoch it was known at then).
         self._demoted: dict[Address, tuple[Address, int]] = {}
         self._named: dict[Address, int] = {}  # newest config epoch an answer named each master at
+        self.threadless = False
+        """Ask on the calling thread, one Sentinel after the other, starting no thread: set in
+        a forked child that follows its parent's watcher (and so runs no thread of its own)."""
         restart_after_fork(self)
 
     def _after_fork(self) -> None:
         # The parent's connections and asking threads are not ours: forget them (unclosed: the
         # sockets are shared with the parent). What was learnt (Sentinels, epochs) is kept.
-        self._lock = threading.Lock()
+        self._lock = OwnedLock()
         self._clients, self._verifiers, self._asking = {}, {}, {}
         self._askers = None
         self._closing = Future()
@@ -150,7 +163,7 @@ class Discovery:
         return tuple(dict.fromkeys((*self.config.sentinels, *self._learned)))
 
     def discover(self, *, every_sentinel: bool = False) -> Topology:
-        """Ask the Sentinels for the master, verify it with ``ROLE``, and describe the topology.
+        """Ask the Sentinels for the master, check its role, and describe the topology.
 
         Args:
             every_sentinel: Wait for every Sentinel's answer (or its timeout) instead of
@@ -161,24 +174,83 @@ class Discovery:
             AuthenticationError: Every reachable Sentinel refused the Sentinel credentials, or
                 the master refused the Redis credentials.
             ServiceNotFoundError: No reachable Sentinel monitors ``service_name``.
+            NoPermissionError: Every reachable Sentinel refused the Sentinel user a command
+                discovery needs, or the master refused the Redis user ``HELLO``.
             MasterNotFoundError: No usable master: every Sentinel is unreachable, or the master
-                they name does not answer ``ROLE`` as a master (a failover is under way).
+                they name does not say it is a master (a failover is under way).
             ConfigurationError: In strict NAT mode, a Sentinel reported an unmapped address.
         """
+        if called_back() or self.threadless:
+            return self._discover_directly(every_sentinel=every_sentinel)
+        with inside():  # a finalizer run meanwhile on this thread must not wait for this lookup
+            return self._discover(every_sentinel=every_sentinel)
+
+    def _discover(self, *, every_sentinel: bool) -> Topology:
+        closing = self._closing
+        try:
+            return self._ask_and_decide(closing, every_sentinel=every_sentinel)
+        except Exception as error:
+            if not closing.done() or isinstance(error, VedetteError):
+                raise
+            # `close` cut a connection under a question: whatever redis-py made of that (an
+            # AttributeError on the buffer it dropped, say), the lookup just ended.
+            name = self.config.service_name
+            raise MasterNotFoundError(
+                f"the lookup of {name!r} was cut short: discovery closed",
+                service_name=name,
+                answers={},
+            ) from None
+
+    def _ask_and_decide(self, closing: Future[None], *, every_sentinel: bool) -> Topology:
         sentinels = self.sentinels
-        collection = _Collection(self, {address: self._ask(address) for address in sentinels})
+        try:
+            asked = {address: self._ask(address, closing) for address in sentinels}
+        except RuntimeError:  # no new thread at interpreter exit (a finalizer's lookup, say)
+            return self._discover_directly(every_sentinel=every_sentinel)
+        collection = _Collection(self, asked)
         answers = collection.all() if every_sentinel else collection.until_majority()
         tried: dict[Address, str] = {}
         while True:
             for candidate in _candidates(self._fresh(answers), sentinels):
                 if candidate not in tried:
-                    problem = self._verify_master(candidate)
+                    with self._kept(True, candidate, closing) as verifier:
+                        problem = self._verify_master(candidate, verifier)
                     if problem is None:
                         return self._topology(candidate, answers, sentinels)
                     tried[candidate] = problem
             if collection.finished:
                 break
             answers = collection.all()
+        raise self._failure(answers, tried)
+
+    def _discover_directly(self, *, every_sentinel: bool) -> Topology:
+        """The same lookup, asked by this thread alone, one Sentinel after the other.
+
+        For code called back while this thread is inside Vedette (a finalizer, `vedette._reentry`),
+        and for a forked child that follows its parent's watcher (`threadless`): it waits for no
+        other thread and takes no lock, on connections of its own. Nothing is recorded but what
+        the topology teaches.
+        """
+        sentinels = self.sentinels
+        answers: dict[Address, _Answer] = {}
+        for address in sentinels:
+            client = sentinel_client(self.config, address)
+            try:
+                answers[address] = self._ask_one(address, client)
+            finally:
+                client.close()
+            if not every_sentinel and _has_majority(self._fresh(answers).values(), len(sentinels)):
+                break
+        tried: dict[Address, str] = {}
+        for candidate in _candidates(self._fresh(answers), sentinels):
+            verifier = _verifier(self.config, candidate)
+            try:
+                problem = self._verify_master(candidate, verifier)
+            finally:
+                verifier.close()
+            if problem is None:
+                return self._topology(candidate, answers, sentinels)
+            tried[candidate] = problem
         raise self._failure(answers, tried)
 
     def note_switch(self, old: Address | None, new: Address) -> None:
@@ -216,9 +288,10 @@ class Discovery:
             self._clients, self._verifiers, self._asking = {}, {}, {}
             askers, self._askers = self._askers, None
             closing, self._closing = self._closing, Future()
-        # A lookup in flight stops waiting: a question to a frozen Sentinel whose connection was
-        # still being made when its socket could not yet be shut down runs to its timeout.
-        closing.set_result(None)
+            # A lookup in flight stops waiting: a question to a frozen Sentinel whose connection
+            # was still being made when its socket could not yet be shut down runs to its
+            # timeout. Under the lock: a question keeps no connection made after this (`_kept`).
+            closing.set_result(None)
         for client in clients:
             client.close()
         if askers is not None:
@@ -232,14 +305,30 @@ class Discovery:
 
     # --- asking one Sentinel ------------------------------------------------------------------
 
-    def _client(self, address: Address) -> redis.Redis:
-        with self._lock:
-            client = self._clients.get(address)
-            if client is None:
-                client = self._clients[address] = sentinel_client(self.config, address)
-            return client
+    @contextmanager
+    def _kept(
+        self, verifier: bool, address: Address, closing: Future[None]
+    ) -> Iterator[redis.Redis]:
+        """The connection kept to ask ``address``: a Sentinel, or a master candidate (verifier).
 
-    def _ask(self, address: Address) -> Future[_Answer]:
+        For a question `close` came before (``closing`` is done), a connection of its own,
+        closed after it: `close` closed the kept ones already, and one made now would be kept
+        open by a discovery nobody closes again.
+        """
+        with self._lock:  # `close` swaps the kept connections and ends `closing` under it
+            kept = self._verifiers if verifier else self._clients
+            client = None if closing.done() else kept.get(address)
+            if client is None:
+                client = (_verifier if verifier else sentinel_client)(self.config, address)
+                if not closing.done():
+                    kept[address] = client
+        try:
+            yield client
+        finally:
+            if closing.done():
+                client.close()
+
+    def _ask(self, address: Address, closing: Future[None]) -> Future[_Answer]:
         """The answer of one Sentinel, asked now unless a question to it is still in flight."""
         with self._lock:
             future = self._asking.get(address)
@@ -249,15 +338,26 @@ class Discovery:
                         max_workers=16,
                         thread_name_prefix=f"vedette-discovery-{self.config.service_name}",
                     )
-                future = self._askers.submit(self._ask_one, address)
+                future = self._askers.submit(self._ask_pooled, address, closing)
                 self._asking[address] = future
             return future
 
-    def _ask_one(self, address: Address) -> _Answer:
+    def _ask_pooled(self, address: Address, closing: Future[None]) -> _Answer:
+        """One Sentinel's answer, on the connection kept for it (an asking thread runs this)."""
+        try:
+            with self._kept(False, address, closing) as client:
+                answer = self._ask_one(address, client)
+        except Exception:
+            if not closing.done():
+                raise
+            return _Answer.cut(address)  # `close` cut the connection under it (see `_discover`)
+        return _Answer.cut(address) if answer.failure and closing.done() else answer
+
+    def _ask_one(self, address: Address, client: redis.Redis) -> _Answer:
         """One Sentinel's answer about the service; never raises for a network or reply problem."""
         name = self.config.service_name
         try:
-            pipe = self._client(address).pipeline(transaction=False)
+            pipe = client.pipeline(transaction=False)
             for subcommand in ("MASTER", "REPLICAS", "SENTINELS"):
                 command(pipe, "SENTINEL", subcommand, name)
             command(pipe, "SENTINEL", "MYID")  # Redis 6.2+; older Sentinels answer an error
@@ -268,14 +368,16 @@ class Discovery:
         except redis.RedisError as error:
             failure, reason = classify(error)
             if failure == "unknown_service":
-                return self._unknown_service(address)
+                return self._unknown_service(address, client)
             if failure == "auth":
                 reason = f"authentication failed for Sentinel {address}"
+            elif failure == "permission":
+                reason = scrub(str(error))
             elif failure == "tls":
                 reason = f"Sentinel {address}: {reason}"
             return _Answer(address, failure=failure, reason=reason)
-        except _CUT_UNDER_US as error:
-            return _Answer(address, failure="unreachable", reason=f"closed while asking: {error}")
+        except _CUT_UNDER_US:
+            return _Answer.cut(address)
         sentinel_id = myid if isinstance(myid, str) else None
         return self._parse(address, sentinel_id, _fields(master), replicas, others)
 
@@ -317,9 +419,9 @@ class Discovery:
     def _reported(self, entry: dict[str, str]) -> Address:
         return self.config.nat.translate(Address(entry["ip"], int(entry["port"])))
 
-    def _unknown_service(self, address: Address) -> _Answer:
+    def _unknown_service(self, address: Address, client: redis.Redis) -> _Answer:
         try:
-            masters = command(self._client(address), "SENTINEL", "MASTERS")
+            masters = command(client, "SENTINEL", "MASTERS")
             monitored = tuple(sorted(_fields(entry)["name"] for entry in masters))
         except redis.RedisError:
             monitored = ()
@@ -333,6 +435,8 @@ class Discovery:
 
     def _note(self, answer: _Answer) -> None:
         """Take an answer in; log a Sentinel going bad or coming back, once per change."""
+        if answer.closed:
+            return
         with self._lock:
             if answer.master is not None:
                 self._named[answer.master] = max(answer.epoch, self._named.get(answer.master, -1))
@@ -357,15 +461,15 @@ class Discovery:
 
     # --- deciding -------------------------------------------------------------------------------
 
-    def _verify_master(self, address: Address) -> str | None:
-        """None if ``address`` says it is a master, else why it is not usable."""
-        with self._lock:
-            client = self._verifiers.get(address)
-            if client is None:
-                client = self._verifiers[address] = redis_client(self.config, address, protocol=2)
+    def _verify_master(self, address: Address, client: redis.Redis) -> str | None:
+        """None if ``address`` says it is a master (asked on ``client``), else why it is not."""
+
+        def ask(*args: str) -> Any:
+            return command(client, *args)
+
         try:
             try:
-                role = command(client, "ROLE")
+                role = server_role(ask)
             except (redis.TimeoutError, redis.AuthenticationError):
                 raise
             except redis.ConnectionError:
@@ -373,7 +477,7 @@ class Discovery:
                 # fresh one. (Not after a timeout: that would double what a dead host costs.)
                 # Only idle sockets are dropped: another thread may be asking on its own.
                 client.connection_pool.disconnect(inuse_connections=False)
-                role = command(client, "ROLE")
+                role = server_role(ask)
         except redis.RedisError as error:
             translated = translate(
                 error, server=address, role=f"master of {self.config.service_name!r}"
@@ -383,9 +487,8 @@ class Discovery:
             return classify(error)[1]
         except _CUT_UNDER_US as error:
             return f"closed while asking: {error}"
-        kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
-        if kind != "master":
-            return f"is not a master: ROLE says {kind}"
+        if role != MASTER:
+            return f"is not a master: it says it is a {'replica' if role == REPLICA else role}"
         return None
 
     def _topology(
@@ -440,6 +543,11 @@ class Discovery:
             )
         if reachable and all(answer.failure == "tls" for answer in reachable):
             return AuthenticationError(", ".join(answer.reason for answer in reachable))
+        if reachable and all(answer.failure == "permission" for answer in reachable):
+            refusing = ", ".join(str(answer.sentinel) for answer in reachable)
+            return permission_denied(
+                reachable[0].reason, f"Sentinel {refusing}", setting="sentinel_username"
+            )
         if reachable and all(answer.failure == "unknown_service" for answer in reachable):
             monitored = tuple(sorted({n for answer in reachable for n in answer.monitored}))
             listed = ", ".join(map(repr, monitored)) or "nothing"
@@ -504,16 +612,15 @@ class _Collection:
             done, _ = wait(waited, timeout=remaining, return_when=FIRST_COMPLETED)
             if self._closing in done:
                 for address in self._pending.values():
-                    closed = _Answer(address, failure="unreachable", reason="closed while asking")
+                    closed = _Answer.cut(address)
                     self._answers[address] = closed
                 self._pending = {}
                 break
             for future in done:
                 address = self._pending.pop(future)
-                if future.cancelled():  # Discovery.close() while asking
-                    answer = _Answer(address, failure="unreachable", reason="closed while asking")
-                else:
-                    answer = future.result()  # _ask_one raises only for a bug or strict NAT
+                # Cancelled: Discovery.close() while asking. Otherwise _ask_pooled raises only for
+                # a bug or strict NAT.
+                answer = _Answer.cut(address) if future.cancelled() else future.result()
                 self._discovery._note(answer)
                 self._answers[answer.sentinel] = answer
         if self._pending:
@@ -524,6 +631,11 @@ class _Collection:
                 self._answers[address] = silent
             self._pending = {}
         return dict(self._answers)
+
+
+def _verifier(config: SentinelConfig, address: Address) -> redis.Redis:
+    """A connection to ask a master candidate its role (RESP2: one shape of reply)."""
+    return redis_client(config, address, protocol=2)
 
 
 def _fields(reply: Iterable[str]) -> dict[str, str]:

@@ -4,6 +4,7 @@
 VedetteError
 ├── ConfigurationError (ValueError)               a setting is invalid: raised at start-up
 ├── AuthenticationError (redis.AuthenticationError)  credentials or TLS certificate refused
+├── NoPermissionError (redis NoPermissionError)   the ACL user may not run a command or touch a key
 ├── MasterNotFoundError (redis.ConnectionError)   no usable master: says what each Sentinel said
 │   ├── ServiceNotFoundError                      no reachable Sentinel monitors the service
 │   └── SentinelsUnreachableError                 no Sentinel answered at all
@@ -17,8 +18,8 @@ An error that leaves a Redis call is both Vedette's and redis-py's: code written
 knows Vedette can tell the cases apart. None is an ``OSError``. The same fault raises the same
 type from `vedette.discover`, `vedette.connect`, `vedette.connect_replica`, `vedette.ensure_call`
 and the ``vedette`` command; `vedette.is_retryable` says which are retried (never
-`AuthenticationError`, `ServiceNotFoundError`, `OutcomeUnknownError`, `FailoverTimeout`,
-`NotReplicatedError` or `ConfigurationError`).
+`AuthenticationError`, `NoPermissionError`, `ServiceNotFoundError`, `OutcomeUnknownError`,
+`FailoverTimeout`, `NotReplicatedError` or `ConfigurationError`).
 
 Messages name the setting or the address involved, never a password or an ACL user name.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigurationError",
     "FailoverTimeout",
     "MasterNotFoundError",
+    "NoPermissionError",
     "NotReplicatedError",
     "OutcomeUnknownError",
     "SentinelsUnreachableError",
@@ -66,6 +68,18 @@ class AuthenticationError(VedetteError, redis.AuthenticationError):
     ``sentinel_password``, when the master or a replica refused ``username`` / ``password``, or
     when a TLS certificate is not trusted (``ssl_ca_certs``). Retrying does not help: the
     configuration must be fixed. Like redis-py's, it is a ``redis.ConnectionError`` too.
+    """
+
+
+class NoPermissionError(VedetteError, redis.exceptions.NoPermissionError):
+    """A Redis node or a Sentinel refused a command, key or channel to the configured ACL user.
+
+    Raised at once, never retried: the server's ACL rules must change (or the configuration name
+    another user). The message says which server refused what (``NOPERM`` reply), without the
+    user's name. Like redis-py's, it is a ``redis.ResponseError``.
+
+    Vedette itself needs nothing outside ``+@all -@dangerous -@admin`` on Redis: it checks a
+    server's role with ``HELLO``, not ``ROLE``.
     """
 
 

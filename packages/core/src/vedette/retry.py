@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import random
 import time
 import weakref
@@ -31,12 +32,14 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 import redis
 from redis.backoff import NoBackoff
 
+from vedette._reentry import CALLED_BACK_DEADLINE, CalledBack, called_back
 from vedette._wakeup import master_switched
 from vedette.errors import (
     AuthenticationError,
     ConfigurationError,
     FailoverTimeout,
     MasterNotFoundError,
+    NoPermissionError,
     NotReplicatedError,
     OutcomeUnknownError,
     ServiceNotFoundError,
@@ -45,7 +48,15 @@ from vedette.errors import (
 if TYPE_CHECKING:
     from vedette.config import SentinelConfig
 
-__all__ = ["DEFAULT_DEADLINE", "Backoff", "FailoverRetry", "ensure_call", "ensured", "is_retryable"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "Backoff",
+    "FailoverRetry",
+    "deadline_for",
+    "ensure_call",
+    "ensured",
+    "is_retryable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +77,22 @@ _RETRYABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED")
 _FINAL = (
     AuthenticationError,
     redis.AuthenticationError,
+    NoPermissionError,
     ServiceNotFoundError,
     OutcomeUnknownError,
     FailoverTimeout,
     NotReplicatedError,
     ConfigurationError,
+    CalledBack,
     redis.exceptions.MaxConnectionsError,
 )
+
+
+# Jitter from a generator of Vedette's own: the application's `random` state is not Vedette's to
+# move (a watcher's listener backs off on its own thread, at any moment).
+_jitter = random.Random()
+if hasattr(os, "register_at_fork"):  # forked workers retrying together must not pause alike
+    os.register_at_fork(after_in_child=_jitter.seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +119,7 @@ class Backoff:
         """An endless series of pauses, in seconds."""
         ceiling = self.minimum
         while True:
-            yield random.uniform(ceiling / 2, ceiling)
+            yield _jitter.uniform(ceiling / 2, ceiling)
             ceiling = min(self.maximum, ceiling * self.factor)
 
 
@@ -168,9 +188,24 @@ def ensure_call(
             attempt,
             deadline=DEFAULT_DEADLINE if deadline is None else deadline,
             backoff=Backoff(),
-            what=getattr(fn, "__qualname__", repr(fn)),
+            what=_describe(fn),
             idempotent=idempotent,
         )
+
+
+def _describe(fn: Callable[..., Any]) -> str:
+    """What ``fn`` does, for a log line or an error: its name, or the command it sends.
+
+    A redis-py ``Script`` (what ``register_script`` returns) has no name: it is shown as the
+    command it sends, ``EVALSHA`` and the start of its digest.
+    """
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    sha = getattr(fn, "sha", None)
+    if isinstance(sha, str) and hasattr(fn, "registered_client"):
+        return f"EVALSHA {sha[:12]}"
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else type(fn).__name__
 
 
 @overload
@@ -274,6 +309,17 @@ def retry_after(
             error = failure
 
 
+def deadline_for(config: SentinelConfig) -> float:
+    """Seconds a client's call may wait for a failover: ``retry_deadline``, or less if called back.
+
+    A finalizer (or ``__del__``) that uses a client holds up the thread it interrupted: it gets
+    `CALLED_BACK_DEADLINE` at most (`vedette._reentry`).
+    """
+    if called_back():
+        return min(config.retry_deadline, CALLED_BACK_DEADLINE)
+    return config.retry_deadline
+
+
 class FailoverRetry(redis.retry.Retry):
     """redis-py's retry hook, one per Vedette connection: `retry_after` under the deadline.
 
@@ -353,7 +399,7 @@ class FailoverRetry(redis.retry.Retry):
         return retry_after(
             error,
             do,
-            deadline=config.retry_deadline,
+            deadline=deadline_for(config),
             backoff=Backoff.from_config(config),
             what=f"command on {config.service_name!r}",
             after_failure=after_failure,

@@ -29,9 +29,11 @@ logged and followed by a reconnection with jittered backoff.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +47,7 @@ from vedette._connections import sentinel_client
 from vedette._failover_state import FailoverState, parse_notice
 from vedette._fork import restart_after_fork
 from vedette._redis_errors import classify
+from vedette._reentry import OwnedLock
 from vedette._shared_view import SharedView, View
 from vedette._wakeup import master_switched
 from vedette.address import Address
@@ -106,8 +109,10 @@ class FailoverWatcher:
 
     def _fresh_run(self) -> None:
         """New synchronisation objects and no threads: at creation, and in a forked child."""
-        self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
+        # An OwnedLock: a finalizer on a thread holding it must not wait for it. (Condition takes
+        # any lock with acquire and release; typeshed knows only threading's.)
+        self._lock = OwnedLock()
+        self._changed = threading.Condition(self._lock)  # type: ignore[arg-type]
         self._version = 0  # grows with every change the state reports
         self._streams: list[EventStream] = []
         self._outbox: queue.Queue[FailoverEvent | None] = queue.Queue()
@@ -127,6 +132,7 @@ class FailoverWatcher:
         self._running_in = 0  # the parent's threads do not exist here
         if self._parent is not None:  # no thread here rings the retries' pauses: they read it
             master_switched.follow(self)
+            self.discovery.threadless = True  # and its lookups (replicas) start none either
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -149,6 +155,8 @@ class FailoverWatcher:
         pid = os.getpid()
         if self._running_in == pid or self._following() is not None:
             return
+        if sys.is_finalizing():
+            return  # a thread started at interpreter exit never runs: start() would wait forever
         with self._lock:
             if self._running_in == pid or self._users == 0:
                 return
@@ -285,16 +293,23 @@ class FailoverWatcher:
                     return
                 self._changed.wait(end - time.monotonic())
 
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
+    def subscribe(self, callback: Callback, *, follow_parent: bool = False) -> Callable[[], None]:
         """Call ``callback(event)`` for every event from now on; returns a function to stop.
 
         Callbacks run one at a time on the watcher's dispatcher thread, in event order. An
         exception in a callback is logged and does not stop the others. In a forked child, this
         starts the child's own watcher (if it is held): events are not shared across processes.
+
+        Args:
+            callback: Called with each event.
+            follow_parent: In a forked child that follows its parent's watcher, keep following
+                it (no thread, no connection of its own): ``callback`` is called only from when
+                this process runs its own watcher. Vedette's clients subscribe so: in such a
+                child their connections look for a switch themselves.
         """
         with self._lock:
             self._callbacks.append(callback)
-        if self._parent is not None:
+        if self._parent is not None and not follow_parent:
             self._stop_following()
             self.ensure_running()
 
@@ -343,6 +358,7 @@ class FailoverWatcher:
     def _stop_following(self) -> None:
         """Carry on from the parent's last view, with this process's own watcher from now on."""
         parent, self._parent = self._parent, None
+        self.discovery.threadless = False
         last = self._last_view
         if parent is not None and last is not None:
             with self._lock:
@@ -498,6 +514,8 @@ class FailoverWatcher:
             try:
                 self._reconcile(stopping)
             except Exception:
+                if stopping.is_set():
+                    return  # closed meanwhile: what closing cut short is no failure
                 logger.exception(
                     "service %r: reconciliation failed; trying again later",
                     self.config.service_name,
@@ -533,12 +551,20 @@ class FailoverWatcher:
         self._apply(lambda now: self._state.on_sentinel(address, up=up, reason=reason, now=now))
         after = self._all_lost()
         if after and not before:
-            logger.warning(
-                "service %r: no Sentinel is reachable; clients keep using the last known master "
-                "%s until one answers (a failover meanwhile would go unnoticed)",
-                self.config.service_name,
-                self._state.master,
-            )
+            master = self._state.master
+            if master is None:
+                logger.warning(
+                    "service %r: no Sentinel is reachable, and no master was ever known: "
+                    "clients cannot connect until one answers",
+                    self.config.service_name,
+                )
+            else:
+                logger.warning(
+                    "service %r: no Sentinel is reachable; clients keep using the last known "
+                    "master %s until one answers (a failover meanwhile would go unnoticed)",
+                    self.config.service_name,
+                    master,
+                )
         elif before and not after:
             logger.warning("service %r: Sentinels reachable again", self.config.service_name)
 
@@ -566,6 +592,11 @@ class FailoverWatcher:
                 self.discovery.note_switch(event.old, event.new)
             if self._running_in == os.getpid():
                 self._publish_view(running=True)
+            first_master = before[0] is None and self._state.master is not None
+        if first_master:
+            # Not a switch, but news all the same for a retry pausing in a process that started
+            # while the master was down (a spawned work horse): it must not sleep its backoff out.
+            master_switched.notify()
         if event is not None:
             self._publish(event)
         return event
@@ -639,21 +670,46 @@ class EventStream(Iterator[FailoverEvent]):
 
 _shared: dict[SentinelConfig, FailoverWatcher] = {}
 
+# Settings that shape what a client does with the master, not how the service is watched: two
+# configurations that differ only in these (a Celery broker on db 0, its results on db 1 with
+# Celery's 120 s redis_socket_timeout) share one watcher, so that a forked child follows its
+# parent's for both. The watcher's lookups check a master candidate with the default timeouts.
+_NOT_WATCHED = (
+    "db",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "wait_replicas",
+    "wait_timeout",
+    "retry_deadline",
+)
+
 
 def shared_watcher(config: SentinelConfig) -> FailoverWatcher:
-    """The watcher every pool of ``config`` uses in this process (one per configuration).
+    """The watcher every pool of ``config``'s service uses in this process.
 
-    It is not started: hold it with `FailoverWatcher.start` (or ``with``) while you need its
-    events, and let go with `FailoverWatcher.close`; it stops when nobody holds it.
+    One per Sentinel service and way to reach it: configurations that differ only in what the
+    clients do on the master (``db``, ``socket_timeout``, ``socket_connect_timeout``,
+    ``wait_replicas``, ``wait_timeout``, ``retry_deadline``) share it. It is not started: hold
+    it with `FailoverWatcher.start` (or ``with``) while you need its events, and let go with
+    `FailoverWatcher.close`; it stops when nobody holds it.
 
     Example:
         >>> watcher = vedette.shared_watcher(config)  # doctest: +SKIP
         >>> with watcher:
         ...     unsubscribe = watcher.subscribe(on_event)
     """
-    watcher = _shared.get(config)
+    key = _watched(config)
+    watcher = _shared.get(key)
     if watcher is None:
         # setdefault is one atomic step: racing callers agree on one watcher, without a lock
         # (a lock here could be inherited held by a forked child).
-        watcher = _shared.setdefault(config, FailoverWatcher(config))
+        watcher = _shared.setdefault(key, FailoverWatcher(key))
     return watcher
+
+
+def _watched(config: SentinelConfig) -> SentinelConfig:
+    """``config`` with the settings a watcher does not use set to their defaults."""
+    defaults: dict[str, Any] = {
+        spec.name: spec.default for spec in dataclasses.fields(SentinelConfig)
+    }
+    return dataclasses.replace(config, **{name: defaults[name] for name in _NOT_WATCHED})

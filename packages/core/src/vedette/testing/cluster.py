@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 import time
@@ -44,8 +45,12 @@ class SentinelCluster:
         quorum: Sentinels that must agree the master is down; default a majority.
         down_after_ms: Sentinel's ``down-after-milliseconds``.
         failover_timeout_ms: Sentinel's ``failover-timeout``.
-        username: ACL user for Redis (the default user is then switched off).
+        username: ACL user for Redis (the default user is then switched off). The cluster's own
+            links (replication, the Sentinels' monitoring, `client`) then use an ACL user of
+            their own, with every permission.
         password: Password for Redis (of ``username``, or ``requirepass``).
+        user_rules: The ACL rules of ``username`` (on every key and channel), for example
+            ``"+@all -@dangerous"``: a least-privilege application user.
         sentinel_username: ACL user for the Sentinels.
         sentinel_password: Password for the Sentinels.
         tls: Certificates with which every node speaks only TLS, with client certificates
@@ -67,6 +72,7 @@ class SentinelCluster:
         failover_timeout_ms: int = 3000,
         username: str | None = None,
         password: str | None = None,
+        user_rules: str = "+@all",
         sentinel_username: str | None = None,
         sentinel_password: str | None = None,
         tls: TLSFiles | None = None,
@@ -76,12 +82,21 @@ class SentinelCluster:
     ) -> None:
         if replicas < 0 or sentinels < 1:
             raise ValueError("a cluster needs replicas >= 0 and sentinels >= 1")
+        if user_rules != "+@all" and not username:
+            raise ValueError("user_rules are the rules of username: set username too")
         quorum = sentinels // 2 + 1 if quorum is None else quorum
         if not 1 <= quorum <= sentinels:
             raise ValueError(f"quorum must be between 1 and {sentinels}, got {quorum}")
         self.service_name = service_name
         self.binary = find_redis_server(redis_server)
-        self._credentials = Credentials(username, password, sentinel_username, sentinel_password)
+        self._credentials = Credentials(
+            username,
+            password,
+            sentinel_username,
+            sentinel_password,
+            user_rules=user_rules,
+            cluster_password=secrets.token_urlsafe(16) if username else None,
+        )
         self.tls = tls
         self._timing = Timing(quorum, down_after_ms, failover_timeout_ms)
         self._replica_count = replicas
@@ -257,7 +272,10 @@ class SentinelCluster:
         return self._node_at(address).log_file
 
     def client(self, address: Address | None = None) -> redis.Redis:
-        """A plain (not Sentinel-aware) client for one Redis node; default: the current master."""
+        """A plain (not Sentinel-aware) client for one Redis node; default: the current master.
+
+        It may run every command (with ``username`` set, as the cluster's own ACL user).
+        """
         node = self._node_at(address or self.master_address())
         return self._client_for(node)
 
@@ -269,10 +287,11 @@ class SentinelCluster:
         key = (node.address, node.sentinel)
         if key not in self._clients:
             creds = self._credentials
+            username, password = creds.internal()
             self._clients[key] = direct_client(
                 node.address,
-                username=creds.sentinel_username if node.sentinel else creds.username,
-                password=creds.sentinel_password if node.sentinel else creds.password,
+                username=creds.sentinel_username if node.sentinel else username,
+                password=creds.sentinel_password if node.sentinel else password,
                 tls=self.tls,
                 decode=node.sentinel,
             )
@@ -538,6 +557,7 @@ class ClusterFactory(Protocol):
         failover_timeout_ms: int = ...,
         username: str | None = ...,
         password: str | None = ...,
+        user_rules: str = ...,
         sentinel_username: str | None = ...,
         sentinel_password: str | None = ...,
         tls: TLSFiles | None = ...,
