@@ -6,9 +6,11 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from vedette.schedule import Dispatcher, Run
+from vedette.schedule import Dispatcher, Run, ScheduleRunner
 
 
 class Recording(Dispatcher):
@@ -67,3 +69,21 @@ def read_log(path: Path) -> list[dict[str, object]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@contextmanager
+def running(runner: ScheduleRunner) -> Iterator[ScheduleRunner]:
+    """``runner.run()`` in a thread for the block; stopped (within 10 s) after it."""
+    thread = threading.Thread(target=runner.run, name=f"runner {runner.lease.owner}")
+    thread.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def slots_of(dispatcher: Recording, name: str) -> list[int]:
+    """The slots of ``name``'s runs the dispatcher was given, in order."""
+    return [run.slot for run in list(dispatcher.runs) if run.entry.name == name]

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 
-from tests.schedule.recording import Recording
+from tests.schedule.recording import Recording, running, slots_of
 from vedette.schedule import (
     Crontab,
     Entry,
@@ -33,28 +30,12 @@ def every(name: str, seconds: float, framework: str = "test") -> Entry:
     )
 
 
-@contextmanager
-def running(runner: ScheduleRunner) -> Iterator[ScheduleRunner]:
-    thread = threading.Thread(target=runner.run, name=f"runner {runner.lease.owner}")
-    thread.start()
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        thread.join(10)
-        assert not thread.is_alive()
-
-
 def overdue(store: ScheduleStore, name: str) -> float:
     """Seconds since the entry's next run was due (negative: not yet)."""
     stored = store.get(name)
     assert stored is not None
     assert stored.next_run is not None
     return time.time() - stored.next_run.timestamp()
-
-
-def slots_of(dispatcher: Recording, name: str) -> list[int]:
-    return [run.slot for run in dispatcher.runs if run.entry.name == name]
 
 
 def test_of_three_schedulers_one_leads_and_sends_each_slot_once(store: ScheduleStore) -> None:

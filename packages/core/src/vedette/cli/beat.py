@@ -1,4 +1,10 @@
-"""``vedette beat URL``: the scheduler for Celery, Dramatiq and RQ entries of one store."""
+"""``vedette beat URL``: the scheduler for Celery, Dramatiq and RQ entries of one store.
+
+What no retry can fix ends it with one line and exit status 1, never a traceback: no Sentinel
+reachable at start-up (as ``vedette status``), a wrong service name, refused credentials, a
+``NOPERM`` reply, an invalid setting. A failover, or the Sentinels lost after start-up, only
+pauses it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from types import FrameType
 
 import click
 
-from vedette.cli._options import reported_errors
+from vedette.cli._options import ask_sentinels, reported_errors
 from vedette.cli.schedule import prefix_option
 from vedette.client import connect
 from vedette.config import SentinelConfig
@@ -56,6 +62,12 @@ def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> No
             dispatchers = installed_dispatchers(url, only=frameworks)
         except ConfigurationError as error:
             raise click.BadParameter(error.problem, param_hint="--framework") from None
+        try:
+            ask_sentinels(config)  # what cannot work fails at once, as `vedette status` does
+        except BaseException:
+            for dispatcher in dispatchers.values():
+                dispatcher.close()
+            raise
         client = connect(config)
         runner = ScheduleRunner(ScheduleStore(client, prefix=prefix), dispatchers, lease=lease)
 
@@ -70,6 +82,6 @@ def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> No
             err=True,
         )
         try:
-            runner.run()
+            runner.run()  # raises what no retry can fix (ScheduleRunner.run), after closing
         finally:
             client.close()

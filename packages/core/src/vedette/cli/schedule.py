@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 import redis
 
-from vedette.cli._options import reported_errors, url_argument
+from vedette.cli._options import ask_sentinels, reported_errors, url_argument
 from vedette.client import connect
 from vedette.config import SentinelConfig
 from vedette.errors import ConfigurationError
@@ -22,6 +22,7 @@ from vedette.schedule import (
     Entry,
     ScheduleStore,
     StoredEntry,
+    _limits,
     entry_from_document,
     entry_to_document,
 )
@@ -38,8 +39,14 @@ prefix_option = click.option(
 
 @contextmanager
 def opened(config: SentinelConfig, prefix: str) -> Iterator[ScheduleStore]:
-    """The store on the service's master, its client closed afterwards; errors in one line."""
+    """The store on the service's master, its client closed afterwards; errors in one line.
+
+    The Sentinels are asked first, as ``vedette status`` does: with none reachable, a wrong
+    service name or refused credentials, the command fails at once instead of retrying its
+    first command for ``retry_deadline``.
+    """
     with reported_errors():
+        ask_sentinels(config)
         client = connect(config)
         try:
             yield ScheduleStore(client, prefix=prefix)
@@ -88,13 +95,14 @@ def list_entries(config: SentinelConfig, prefix: str, as_json_lines: bool) -> No
             if as_json_lines:
                 click.echo(json.dumps(as_json(stored)))
                 continue
+            name = _limits.printable(stored.name)
             if stored.entry is None:
-                click.echo(f"{stored.name}  UNREADABLE: {stored.problem}")
+                click.echo(f"{name}  UNREADABLE: {stored.problem}")
                 continue
             target = stored.entry.target
             state = "paused" if not stored.entry.enabled else _iso(stored, "next_run") or "done"
             click.echo(
-                f"{stored.name}  {state}  runs={stored.runs}  "
+                f"{name}  {state}  runs={stored.runs}  "
                 f"{target.framework}:{target.name}"
                 + (f"  error: {stored.last_error}" if stored.last_error else "")
             )
@@ -110,14 +118,14 @@ def show(config: SentinelConfig, name: str, prefix: str) -> None:
         stored = store.get(name)
         if stored is None:
             raise click.ClickException(f"no entry {name!r} in the store {prefix!r}")
-        click.echo(json.dumps(as_json(stored), indent=2))
+        click.echo(json.dumps(as_json(stored), indent=2))  # ASCII: any name can be printed
 
 
 @schedule.command()
 @url_argument
-@click.argument("source", type=click.File("r"), metavar="FILE|-")
+@click.argument("source", type=click.File("rb"), metavar="FILE|-")
 @prefix_option
-def add(config: SentinelConfig, source: TextIO, prefix: str) -> None:
+def add(config: SentinelConfig, source: BinaryIO, prefix: str) -> None:
     """Add entries from a JSON document, or a list of them (``-``: standard input).
 
     Every document is checked before any is written: a bad one is named and nothing is added.
@@ -130,16 +138,22 @@ def add(config: SentinelConfig, source: TextIO, prefix: str) -> None:
             click.echo(f"{entry.name}: next run {when}")
 
 
-def _read_entries(source: TextIO) -> list[Entry]:
+def _read_entries(source: BinaryIO) -> list[Entry]:
+    """Every entry of the file, each checked as the inbox checks a document (limits included)."""
+    where = _limits.printable(str(getattr(source, "name", "-")))
     try:
-        loaded = json.load(source)
-    except ValueError as error:
-        raise click.ClickException(f"{source.name}: not valid JSON: {error}") from None
+        loaded = _limits.parse_json(where, source.read())
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
     documents = loaded if isinstance(loaded, list) else [loaded]
+    if not documents:
+        raise click.ClickException(f"{where}: holds an empty list: there is no entry to add")
     frameworks = installed_frameworks()
     entries = []
     for index, document in enumerate(documents):
-        label = document.get("name", f"#{index}") if isinstance(document, dict) else f"#{index}"
+        label: object = f"#{index}"
+        if isinstance(document, dict) and isinstance(document.get("name"), str):
+            label = _limits.printable(document["name"])
         try:
             entry = entry_from_document(document)
             if entry.target.framework not in frameworks:
@@ -149,7 +163,7 @@ def _read_entries(source: TextIO) -> list[Entry]:
                     f"(installed: {', '.join(sorted(frameworks)) or 'none'})",
                 )
         except ConfigurationError as error:
-            raise click.ClickException(f"entry {label!r}: {error}") from None
+            raise click.ClickException(f"entry {_limits.short(label)}: {error}") from None
         entries.append(entry)
     return entries
 
@@ -188,12 +202,15 @@ for _verb, _done in (
 @url_argument
 @click.argument("name")
 @prefix_option
-@click.option("--count", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--count", type=click.IntRange(min=1, max=10_000), default=5, show_default=True)
 def next_runs(config: SentinelConfig, name: str, prefix: str, count: int) -> None:
     """The entry's next run times, ISO 8601 with the offset of its zone."""
     with opened(config, prefix) as store:
-        if store.get(name) is None:
+        stored = store.get(name)
+        if stored is None:
             raise click.ClickException(f"no entry {name!r} in the store {prefix!r}")
+        if stored.entry is None:
+            raise click.ClickException(f"entry {name!r} cannot be read: {stored.problem}")
         for run in store.next_runs(name, count):
             click.echo(run.isoformat())
 

@@ -37,31 +37,44 @@ return next_run
 """
 
 # KEYS: due, leader, inbox. ARGV: fencing token, now (ms), limit, entry key prefix, inbox limit,
-# hold (ms: how long another leader's claim is left to it before it is taken over).
+# hold (ms: how long another leader's claim is left to it before it is taken over), the largest
+# document (bytes).
 # Returns false if the token is not the leader's; else one JSON document (one string to parse,
 # not thousands of reply elements): {"claims": [[name, slot, claim clock, taken over (0/1),
-# {field: value} as before the claim], ...], "documents": [...], "later": next due score or
-# false}. The documents stay in the inbox until the leader has stored them (INBOX_DONE): a leader
-# that dies meanwhile leaves them to the next one. (cjson writes an empty list as {}.)
+# {field: value} as before the claim], ...], "documents": [...], "broken": [name, ...],
+# "later": next due score or false}. A document larger than the limit comes as [its first 1024
+# bytes, its size]. The documents stay in the inbox until the leader has stored them
+# (INBOX_DONE): a leader that dies meanwhile leaves them to the next one. A due name whose key
+# is not a hash (set by hand) cannot be claimed: it is parked at +inf and listed in "broken".
+# Strings are passed as Redis holds them: the reply is JSON, but not always UTF-8 (a document
+# or a hash written by hand may hold any bytes). (cjson writes an empty list as {}.)
 CLAIM = """
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end
 local now = ARGV[2]
 local time = redis.call('TIME')
 local server = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, ARGV[3])
-local claims = {}
+local claims, broken = {}, {}
 for i = 1, #due, 2 do
   local name, slot = due[i], due[i + 1]
   local key = ARGV[4] .. name
-  local fields = redis.call('HGETALL', key)
+  local fields = redis.pcall('HGETALL', key)
   local map = {}
-  for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
-  local clock, taken = now, 0
   local mine = true
-  if map['c'] == slot then
+  if fields['err'] then
+    mine = false
+    broken[#broken + 1] = name
+    redis.call('ZADD', KEYS[1], '+inf', name)
+  else
+    for j = 1, #fields, 2 do map[fields[j]] = fields[j + 1] end
+  end
+  local clock, taken = now, 0
+  if not mine then
+    -- parked above
+  elseif map['c'] == slot then
     clock = map['cn'] or now
     if map['cb'] ~= ARGV[1] then
-      if server - tonumber(map['ca'] or 0) < tonumber(ARGV[6]) then
+      if server - (tonumber(map['ca']) or 0) < tonumber(ARGV[6]) then
         mine = false
       else
         taken = 1
@@ -76,8 +89,14 @@ for i = 1, #due, 2 do
   end
 end
 local documents = redis.call('LRANGE', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+local largest = tonumber(ARGV[7])
+for i, document in ipairs(documents) do
+  if #document > largest then documents[i] = {string.sub(document, 1, 1024), #document} end
+end
 local later = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-return cjson.encode({claims = claims, documents = documents, later = later[2] or false})
+return cjson.encode({
+  claims = claims, documents = documents, broken = broken, later = later[2] or false
+})
 """
 
 # KEYS: due. ARGV: fencing token, entry key prefix, and a JSON list with, for each claim, the

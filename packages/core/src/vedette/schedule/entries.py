@@ -10,8 +10,6 @@ field as the JSON document spells it (``schedule.cron``, ``target.kwargs``, ...)
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from vedette.errors import ConfigurationError
+from vedette.schedule import _limits
 from vedette.schedule.timing import Crontab, Interval, Once, Schedule
 
 __all__ = [
@@ -28,24 +27,12 @@ __all__ = [
     "Target",
     "entry_from_document",
     "entry_to_document",
+    "parse_document",
 ]
 
 FRAMEWORK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 """What a framework's name looks like (``celery``, ``rq``)."""
 _NAME_LIMIT = 200
-
-
-def _json_value(setting: str, value: Any) -> Any:
-    """``value`` if JSON can carry it unchanged (so every writer and reader agrees on it)."""
-    if not value:  # [] or {}: the common case, and plainly JSON
-        return value
-    try:
-        encoded = json.dumps(value, allow_nan=False, sort_keys=True)
-    except (TypeError, ValueError) as error:
-        raise ConfigurationError(setting, f"must be JSON data: {error}") from None
-    if json.loads(encoded) != value:
-        raise ConfigurationError(setting, "must be JSON data (lists, not tuples; string keys)")
-    return value
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -76,12 +63,11 @@ class Target:
         if not isinstance(self.framework, str) or not FRAMEWORK_NAME.fullmatch(self.framework):
             raise ConfigurationError(
                 "target.framework",
-                f"must be a lower-case name like 'celery', not {self.framework!r}",
+                f"must be a lower-case name like 'celery', not {_limits.short(self.framework)}",
             )
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ConfigurationError("target.name", "must be a non-empty string")
-        if self.queue is not None and (not isinstance(self.queue, str) or not self.queue):
-            raise ConfigurationError("target.queue", "must be a non-empty string or null")
+        _limits.text("target.name", self.name)
+        if self.queue is not None:
+            _limits.text("target.queue", self.queue, "a non-empty string or null")
         for setting, value, kind in (
             ("target.args", self.args, list),
             ("target.kwargs", self.kwargs, dict),
@@ -89,7 +75,21 @@ class Target:
         ):
             if not isinstance(value, kind):
                 raise ConfigurationError(setting, f"must be a JSON {kind.__name__}")
-            _json_value(setting, value)
+        size = sum(
+            len(_limits.json_bytes(setting, value))
+            for setting, value in (
+                ("target.args", self.args),
+                ("target.kwargs", self.kwargs),
+                ("target.options", self.options),
+            )
+            if value  # [] and {}: the common case, and plainly JSON
+        )
+        if size > _limits.MAX_DOCUMENT_BYTES:
+            raise ConfigurationError(
+                "target",
+                f"its args, kwargs and options are {size:,} bytes as JSON; "
+                f"the limit is {_limits.MAX_DOCUMENT_BYTES:,}",
+            )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -107,30 +107,33 @@ class MissedRuns:
     """``"skip"``, ``"once"`` or ``"catch_up"``."""
 
     limit: int = 1
-    """How many missed runs ``"catch_up"`` dispatches (1 for the other policies)."""
+    """How many missed runs ``"catch_up"`` dispatches (1 for the other policies; at most
+    1,000,000)."""
 
     max_lateness: float = 60.0
-    """Seconds after its time within which a run is still on time."""
+    """Seconds after its time within which a run is still on time (0 to 366 days)."""
 
     def __post_init__(self) -> None:
         if self.policy not in ("skip", "once", "catch_up"):
             raise ConfigurationError(
                 "missed.policy", f"must be 'skip', 'once' or 'catch_up', not {self.policy!r}"
             )
-        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit < 1:
-            raise ConfigurationError("missed.limit", f"must be an integer >= 1, not {self.limit!r}")
+        if not isinstance(self.limit, int):
+            raise ConfigurationError(
+                "missed.limit", f"must be an integer, not {_limits.short(self.limit)}"
+            )
+        _limits.number(
+            "missed.limit", self.limit, 1, _limits.MAX_CATCH_UP, f"1 to {_limits.MAX_CATCH_UP:,}"
+        )
         if self.policy != "catch_up" and self.limit != 1:
             raise ConfigurationError("missed.limit", "is only for the 'catch_up' policy")
-        lateness = self.max_lateness
-        if (
-            isinstance(lateness, bool)
-            or not isinstance(lateness, int | float)
-            or not math.isfinite(lateness)
-            or lateness < 0
-        ):
-            raise ConfigurationError(
-                "missed.max_lateness", f"must be a number of seconds >= 0, not {lateness!r}"
-            )
+        _limits.number(
+            "missed.max_lateness",
+            self.max_lateness,
+            0,
+            _limits.MAX_LATENESS,
+            f"0 to {_limits.MAX_LATENESS:,} seconds (366 days)",
+        )
 
     @property
     def allowed(self) -> int:
@@ -162,10 +165,11 @@ class Entry:
             not isinstance(self.name, str)
             or not self.name
             or len(self.name) > _NAME_LIMIT
-            or not self.name.isprintable()
+            or not self.name.isprintable()  # a lone surrogate is not printable either
         ):
             raise ConfigurationError(
-                "name", f"must be 1-{_NAME_LIMIT} printable characters, not {self.name!r}"
+                "name",
+                f"must be 1-{_NAME_LIMIT} printable characters, not {_limits.short(self.name)}",
             )
         if not isinstance(self.target, Target):
             raise ConfigurationError("target", "must be a Target")
@@ -177,16 +181,20 @@ class Entry:
             raise ConfigurationError("missed", "must be a MissedRuns")
 
 
+_DEFAULT_MISSED = MissedRuns()
+
+
 # --- The JSON document (docs/schedule-schema.md) -----------------------------------------------
 
 
 def _mapping(setting: str, value: object, allowed: set[str]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigurationError(setting or "entry", "must be a JSON object")
-    unknown = sorted(set(value) - allowed)
+    unknown = sorted(set(value) - allowed, key=str)
     if unknown:
         prefix = f"{setting}." if setting else ""
-        raise ConfigurationError(f"{prefix}{unknown[0]}", "is not a known field")
+        field = unknown[0] if isinstance(unknown[0], str) else _limits.short(unknown[0])
+        raise ConfigurationError(f"{prefix}{_limits.printable(field)}", "is not a known field")
     return value
 
 
@@ -196,9 +204,11 @@ def _datetime(setting: str, value: object) -> datetime:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigurationError(setting, f"is not an ISO 8601 date-time: {value!r}") from None
+        raise ConfigurationError(
+            setting, f"is not an ISO 8601 date-time: {_limits.short(value)}"
+        ) from None
     if moment.utcoffset() is None:
-        raise ConfigurationError(setting, f"needs an offset (Z or +01:00): {value!r}")
+        raise ConfigurationError(setting, f"needs an offset (Z or +01:00): {_limits.short(value)}")
     return moment
 
 
@@ -239,12 +249,18 @@ def schedule_to_document(schedule: Schedule) -> dict[str, Any]:
 
 
 def entry_from_document(document: object) -> Entry:
-    """An `Entry` from its JSON document (already parsed, or as a JSON string)."""
+    """An `Entry` from its JSON document: already parsed, or as JSON text or UTF-8 bytes.
+
+    Every rule of docs/schedule-schema.md is checked, its limits included, whatever the input:
+    the document is refused as a whole, and nothing computed from an entry it returns (its
+    runs, their times, its hash fields) can fail.
+
+    Raises:
+        ConfigurationError: The document breaks a rule; the error names the field.
+    """
+    raw = isinstance(document, str | bytes)
     if isinstance(document, str | bytes):
-        try:
-            document = json.loads(document)
-        except ValueError as error:
-            raise ConfigurationError("entry", f"is not valid JSON: {error}") from None
+        document = parse_document(document)
     value = _mapping("", document, {"name", "target", "schedule", "enabled", "missed"})
     for required in ("name", "target", "schedule"):
         if required not in value:
@@ -255,13 +271,35 @@ def entry_from_document(document: object) -> Entry:
     for required in ("framework", "name"):
         if required not in target:
             raise ConfigurationError(f"target.{required}", "is required")
-    return Entry(
+    entry = Entry(
         name=value["name"],
         target=Target(**target),
         schedule=schedule_from_document(value["schedule"]),
         enabled=value.get("enabled", True),
         missed=missed_from_document(value.get("missed", {})),
     )
+    if not raw:  # the text's size was checked; a parsed document's is its compact JSON's
+        _limits.document_size("entry", entry_to_document(entry))
+    return entry
+
+
+def parse_document(document: str | bytes) -> Any:
+    """A document's JSON text (or UTF-8 bytes) parsed, within the size and depth limits.
+
+    Raises:
+        ConfigurationError: Too large, not UTF-8, not JSON, or nested too deep.
+    """
+    if isinstance(document, str):
+        if not _limits.is_text(document):
+            raise ConfigurationError("entry", "is not text (it holds a lone surrogate)")
+        size = len(document.encode())
+    else:
+        size = len(document)
+    if size > _limits.MAX_DOCUMENT_BYTES:
+        raise ConfigurationError(
+            "entry", f"is {size:,} bytes; the limit is {_limits.MAX_DOCUMENT_BYTES:,}"
+        )
+    return _limits.parse_json("entry", document)
 
 
 def missed_from_document(document: object) -> MissedRuns:
@@ -282,7 +320,7 @@ def entry_to_document(entry: Entry) -> dict[str, Any]:
     }
     if not entry.enabled:
         document["enabled"] = False
-    if entry.missed != MissedRuns():
+    if entry.missed != _DEFAULT_MISSED:
         missed: dict[str, Any] = {"policy": entry.missed.policy}
         if entry.missed.policy == "catch_up":
             missed["limit"] = entry.missed.limit

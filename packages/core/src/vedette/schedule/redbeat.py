@@ -13,12 +13,12 @@ Plain JSON is read here, so neither Celery nor RedBeat need be installed. Run hi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from vedette.errors import ConfigurationError
+from vedette.schedule import _limits
 from vedette.schedule.entries import Entry, Target
 from vedette.schedule.timing import Crontab, Interval, Schedule
 
@@ -80,26 +80,30 @@ def entry_from_redbeat(name: str, definition: str, zone: str) -> Entry:
     Raises:
         ConfigurationError: The definition cannot be stored; the message names the field.
     """
-    try:
-        value = json.loads(definition)
-    except ValueError as error:
-        raise ConfigurationError("definition", f"is not JSON: {error}") from None
+    value = _limits.parse_json("definition", definition)
     if not isinstance(value, Mapping) or not isinstance(value.get("task"), str):
         raise ConfigurationError("definition", "has no task")
-    options = dict(value.get("options") or {})
-    return Entry(
-        name=name,
-        target=Target(
-            framework="celery",
-            name=value["task"],
-            queue=options.pop("queue", None),
-            args=list(value.get("args") or []),
-            kwargs=dict(value.get("kwargs") or {}),
-            options=options,
-        ),
-        schedule=_schedule(value.get("schedule"), zone),
-        enabled=bool(value.get("enabled", True)),
-    )
+    try:
+        options = dict(value.get("options") or {})
+        return Entry(
+            name=name,
+            target=Target(
+                framework="celery",
+                name=value["task"],
+                queue=options.pop("queue", None),
+                args=list(value.get("args") or []),
+                kwargs=dict(value.get("kwargs") or {}),
+                options=options,
+            ),
+            schedule=_schedule(value.get("schedule"), zone),
+            enabled=bool(value.get("enabled", True)),
+        )
+    except (KeyError, TypeError, ValueError) as error:  # a field of the wrong shape
+        if isinstance(error, ConfigurationError):
+            raise
+        raise ConfigurationError(
+            "definition", f"cannot be read: {type(error).__name__}: {_limits.short(error)}"
+        ) from None
 
 
 def _schedule(value: Any, zone: str) -> Schedule:
@@ -124,4 +128,4 @@ def _cron_field(value: Any) -> str:
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value

@@ -9,6 +9,12 @@ are due. A run is recorded as sent only after its dispatcher returned; a failed 
 claim open and is tried again with the same run id. Each run's id depends only on the entry and
 its slot, so a scheduler that took over can tell the framework which run it is.
 
+Nothing an entry or a document holds stops the loop: a document refused from the inbox is
+recorded with the reason (`ScheduleStore.rejected`) and the ones after it are still taken; an
+entry that cannot be read is parked at ``+inf`` with the reason in its ``err`` field, and
+reported once. What stops it is an error no retry can fix (refused credentials or permissions,
+an unknown service, an invalid setting): `ScheduleRunner.run` raises it.
+
 Exactly once, and where it rests on the dispatcher: a leader that stops between sending a run
 and recording it (kill -9 in that window of one round trip) leaves the claim open; the next
 leader waits a lease's duration for it, then asks the dispatcher (`Dispatcher.dispatched`)
@@ -28,18 +34,40 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vedette.errors import ConfigurationError
-from vedette.schedule import _scripts
+import redis
+from redis.client import NEVER_DECODE
+
+from vedette.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NoPermissionError,
+    ServiceNotFoundError,
+)
+from vedette.retry import is_retryable
+from vedette.schedule import _limits, _scripts
+from vedette.schedule._entry_hash import decode, history, slot_field
 from vedette.schedule.dispatch import Dispatcher, Run, run_id
 from vedette.schedule.entries import Entry, entry_from_document
 from vedette.schedule.lease import DEFAULT_LEASE, Lease
-from vedette.schedule.store import ScheduleStore, decode
+from vedette.schedule.store import ScheduleStore
 
 __all__ = ["ScheduleRunner", "Step", "decide"]
 
 logger = logging.getLogger(__name__)
 
 _REMEMBERED_RUNS = 10_000  # run ids this process sent, to recognise a settle a failover lost
+_INBOX_BATCH = 100  # documents taken from the inbox per tick
+
+# Errors no retry can fix: the configuration (or the server's ACL rules) must change. redis-py's
+# own classes too, for a store on a plain client.
+_FATAL: tuple[type[BaseException], ...] = (
+    AuthenticationError,
+    redis.AuthenticationError,
+    NoPermissionError,
+    redis.exceptions.NoPermissionError,
+    ServiceNotFoundError,
+    ConfigurationError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +108,10 @@ class ScheduleRunner:
     """Leads a store when it can, and dispatches its runs while it leads.
 
     Run several (on several hosts) for a standby: one leads, the others take over within the
-    lease's duration (plus one poll) when it stops. `run` never returns because of Redis or a
-    dispatcher: errors are logged, the lease is re-acquired or left, and the loop goes on.
+    lease's duration (plus one poll) when it stops. `run` does not return because of a failover
+    or a dispatcher: errors are logged, the lease is re-acquired or left, and the loop goes on.
+    An error no retry can fix stops it: `run` closes the runner and raises it (refused
+    credentials, a ``NOPERM`` reply, an unknown service, an invalid setting).
 
     Usage:
         >>> runner = ScheduleRunner(store, {"rq": rq_dispatcher})  # doctest: +SKIP
@@ -135,7 +165,16 @@ class ScheduleRunner:
     # --- The loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Stand by, lead and dispatch until `stop`; then `close`."""
+        """Stand by, lead and dispatch until `stop`; then `close`.
+
+        Raises:
+            AuthenticationError: Redis or the Sentinels refused the credentials (redis-py's
+                ``AuthenticationError`` too, on a plain client). After closing, as for all of
+                these: no retry can fix them.
+            NoPermissionError: The ACL user may not run a command (redis-py's too).
+            ServiceNotFoundError: No Sentinel monitors the service.
+            ConfigurationError: A setting is invalid.
+        """
         try:
             while not self._stopping.is_set():
                 self._stopping.wait(self.step())
@@ -146,11 +185,14 @@ class ScheduleRunner:
         """One pass of `run`'s loop: stand by, or lead (renew the lease, tick).
 
         For a host that has its own loop (``celery beat``). Returns the seconds to pause before
-        the next pass; never raises because of Redis or a dispatcher (errors are logged).
+        the next pass. Errors are logged and the pass is tried again, except those no retry can
+        fix, which it raises (see `run`).
         """
         poll = min(1.0, self.lease.duration / 10)
         try:
             return self._lead() if self.lease.token is not None else self._stand_by(poll)
+        except _FATAL:
+            raise
         except Exception:
             logger.exception("schedule %s: tick failed; trying again", self.store.prefix)
             return poll
@@ -180,6 +222,8 @@ class ScheduleRunner:
         if time.monotonic() - self._renewed >= self.lease.duration / 3:
             try:
                 renewed = self.lease.renew()
+            except _FATAL:
+                raise
             except Exception:
                 renewed = None  # unreachable: keep the token until the lease would have run out
             if renewed:
@@ -210,17 +254,30 @@ class ScheduleRunner:
             return self.idle
         now = int(self.clock() * 1000)
         store = self.store
-        reply = self._claim(
+        reply = self._undecoded(
+            self._claim,
             keys=[store.due_key, store.leader_key, store.inbox_key],
-            args=[token, now, self.batch, store.entry_prefix, 100, self.lease.millis],
+            args=[
+                token,
+                now,
+                self.batch,
+                store.entry_prefix,
+                _INBOX_BATCH,
+                self.lease.millis,
+                _limits.MAX_DOCUMENT_BYTES,
+            ],
         )
         if not reply:
             logger.warning("schedule %s: %s no longer leads; standing by", store.prefix, token)
             self.lease.step_down()
             return 0.0
-        parsed = json.loads(reply)
+        # Any bytes may come back (documents, hashes written by hand): those that are not UTF-8
+        # are kept as lone surrogates, and sent back as the same bytes (_limits.raw).
+        parsed = json.loads(_limits.decoded(reply))
         claims: list[list[Any]] = parsed["claims"] or []  # cjson writes an empty list as {}
-        documents: list[str] = parsed["documents"] or []
+        documents: list[str | list[Any]] = parsed["documents"] or []
+        for name in parsed["broken"] or []:
+            self._report(name, "is not a hash (its key holds another type) and is skipped")
         later: str | bool = parsed["later"]
         if documents:
             for document in documents:
@@ -228,9 +285,8 @@ class ScheduleRunner:
             self._inbox_done(keys=[store.leader_key, store.inbox_key], args=[token, len(documents)])
         outcomes = [self._handle(claim) for claim in claims]
         if outcomes:
-            self._settle(
-                keys=[store.due_key], args=[token, store.entry_prefix, json.dumps(outcomes)]
-            )
+            settled = _limits.raw(json.dumps(outcomes, ensure_ascii=False))
+            self._settle(keys=[store.due_key], args=[token, store.entry_prefix, settled])
         if len(claims) >= self.batch or any(
             o[2] != "f" and o[3] != "+inf" and int(o[3]) <= now for o in outcomes
         ):
@@ -239,17 +295,36 @@ class ScheduleRunner:
             return self.idle
         return max(0.0, (float(later) - now) / 1000)
 
+    def _undecoded(self, script: Any, *, keys: list[str], args: list[Any]) -> Any:
+        """Run a registered script with its reply left as bytes, as ``script(keys, args)`` would.
+
+        Whatever the client's ``decode_responses``: a reply that is not UTF-8 would otherwise
+        fail in the client, before the runner could refuse what holds it.
+        """
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        client = self.store.client
+        try:
+            return client.execute_command(*command, **{NEVER_DECODE: True})
+        except redis.exceptions.NoScriptError:  # a new master (failover) that never saw it
+            client.script_load(script.script)
+            return client.execute_command(*command, **{NEVER_DECODE: True})
+
     def _handle(self, claim: Sequence[Any]) -> tuple[str, ...]:
         """Decide, and dispatch, one claimed slot; the settle script's arguments for it."""
         name, slot_text, clock, taken, fields = claim
         fields = fields or {}  # cjson writes an empty object as {} too: never a list here
-        slot = int(float(slot_text))
         try:
             entry = decode(name, fields)
-        except ConfigurationError as error:
-            self._report(name, f"cannot be read and is skipped: {error}")
-            return (name, slot_text, "0", "+inf", "0", f"cannot be read: {error}", "")
-        step = decide(entry, slot, int(float(clock)), int(fields.get("late", 0)))
+            slot = slot_field("slot", slot_text)
+            _, runs, streak = history(fields)
+            step = decide(entry, slot, slot_field("cn", clock), streak)
+        except Exception as error:
+            # A ConfigurationError: the hash, or the score, was written by hand. Anything else
+            # would be a check missing in vedette.schedule: the entry is parked all the same,
+            # so that it cannot stop the others.
+            reason = _limits.printable(str(error) or type(error).__name__)
+            self._report(name, f"cannot be read and is skipped: {reason}")
+            return (name, slot_text, "0", "+inf", "0", f"cannot be read: {reason}", "")
         next_run = "+inf" if step.next_run is None else str(step.next_run)
         sent = "0"
         if step.dispatch:
@@ -265,8 +340,8 @@ class ScheduleRunner:
                 return (name, slot_text, "f", next_run, str(step.streak), problem, "")
             sent = "1"
         self._reported.pop(name, None)
-        runs = str(int(fields.get("n", 0)) + 1) if sent == "1" else ""
-        return (name, slot_text, sent, next_run, str(step.streak), "", runs)
+        count = str(runs + 1) if sent == "1" else ""
+        return (name, slot_text, sent, next_run, str(step.streak), "", count)
 
     def _send(self, run: Run) -> str | None:
         """Dispatch a run unless it is known to be sent; why it failed, or None."""
@@ -283,7 +358,7 @@ class ScheduleRunner:
             if not (run.recovered and dispatcher.dispatched(run)):
                 dispatcher.dispatch(run)
         except Exception as error:
-            problem = f"dispatch failed: {type(error).__name__}: {error}"
+            problem = _limits.printable(f"dispatch failed: {type(error).__name__}: {error}")
             self._report(run.entry.name, f"{problem}; trying again")
             return problem
         self._sent[run.id] = None
@@ -291,29 +366,51 @@ class ScheduleRunner:
             self._sent.popitem(last=False)
         return None
 
-    def _accept(self, document: bytes | str) -> None:
-        """Add an entry pushed to the inbox, or record why it was refused."""
-        text = _text(document)
+    def _accept(self, document: str | list[Any]) -> None:
+        """Add an entry pushed to the inbox, or record why it was refused.
+
+        ``document`` is the text the claim script sent (bytes that are not UTF-8 as lone
+        surrogates), or ``[its start, its size]`` for one too large to be sent whole.
+        """
+        if isinstance(document, list):
+            start, size = document
+            self._refuse(
+                start,
+                f"entry: is {size:,} bytes; the limit is {_limits.MAX_DOCUMENT_BYTES:,}",
+                size=size,
+            )
+            return
+        raw: str | bytes = document
         try:
-            entry = entry_from_document(text)
+            raw = _limits.raw(document)
+            entry = entry_from_document(raw)
             if entry.target.framework not in self.dispatchers:
                 raise ConfigurationError(
                     "target.framework",
                     f"no dispatcher for {entry.target.framework!r} in this scheduler "
                     f"(it has: {', '.join(sorted(self.dispatchers)) or 'none'})",
                 )
-        except ConfigurationError as error:
-            logger.warning("schedule %s: inbox entry refused: %s", self.store.prefix, error)
-            self.store.reject(text, str(error))
+        except Exception as error:
+            # A ConfigurationError says what rule the document breaks; anything else would be
+            # a check missing in vedette.schedule: the document is refused all the same, so
+            # that it cannot block the inbox.
+            self._refuse(raw, str(error) or type(error).__name__)
             return
-        self.store.add(entry, now=self.clock())
+        try:
+            self.store.add(entry, now=self.clock())
+        except redis.ResponseError as error:
+            if isinstance(error, _FATAL) or is_retryable(error):
+                raise  # not this document's fault: it stays in the inbox
+            self._refuse(raw, f"could not be stored: {error}")  # its key is not a hash, say
+
+    def _refuse(self, document: str | bytes, problem: str, *, size: int | None = None) -> None:
+        """Keep a refused document, with the reason, in the rejected list; log it in one line."""
+        problem = _limits.printable(problem)
+        logger.warning("schedule %s: inbox document refused: %s", self.store.prefix, problem)
+        self.store.reject(document, problem, size=size)
 
     def _report(self, name: str, problem: str) -> None:
         """Log a problem with an entry once, until it changes or the entry succeeds."""
         if self._reported.get(name) != problem:
             self._reported[name] = problem
             logger.error("schedule %s: entry %r %s", self.store.prefix, name, problem)
-
-
-def _text(value: bytes | str | int) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

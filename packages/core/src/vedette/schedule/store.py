@@ -22,7 +22,6 @@ Layout (every key carries the hash tag ``{prefix}``, so a store lives in one Red
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import json
 import time
@@ -34,18 +33,10 @@ from typing import Any
 import redis
 
 from vedette.errors import ConfigurationError
-from vedette.schedule import _scripts
-from vedette.schedule.entries import (
-    FRAMEWORK_NAME,
-    Entry,
-    MissedRuns,
-    Target,
-    entry_to_document,
-    missed_from_document,
-    schedule_from_document,
-    schedule_to_document,
-)
-from vedette.schedule.timing import Crontab, Once, Schedule, from_millis, to_millis
+from vedette.schedule import _limits, _scripts
+from vedette.schedule._entry_hash import compact, decode, encode, history
+from vedette.schedule.entries import FRAMEWORK_NAME, Entry
+from vedette.schedule.timing import Crontab, Once, from_millis, to_millis
 
 __all__ = ["DEFAULT_PREFIX", "ScheduleStore", "StoredEntry"]
 
@@ -53,14 +44,7 @@ DEFAULT_PREFIX = "vedette:schedule"
 """The prefix of a store's keys unless another is given."""
 
 _REJECTED_KEPT = 100
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+_REJECTED_SHOWN = 1024  # bytes of a document too large to keep whole in its record
 
 
 def _score(millis: int | None) -> str:
@@ -68,80 +52,23 @@ def _score(millis: int | None) -> str:
 
 
 def _millis(score: float | bytes | str | None) -> int | None:
-    """A score as milliseconds; None for ``+inf`` (no next run) or a missing member."""
-    if score is None:
-        return None
-    number = float(_text(score)) if isinstance(score, bytes | str) else score
-    return None if number == float("inf") else int(number)
-
-
-def encode(entry: Entry) -> dict[str, str]:
-    """The hash fields of an entry's definition."""
-    target = entry.target
-    fields = {"fw": target.framework, "fn": target.name}
-    if target.queue is not None:
-        fields["q"] = target.queue
-    for field, value in (("a", target.args), ("kw", target.kwargs), ("o", target.options)):
-        if value:
-            fields[field] = _compact(value)
-    fields["s"] = _compact(schedule_to_document(entry.schedule))
-    if entry.missed != MissedRuns():
-        fields["m"] = _compact(entry_to_document(entry)["missed"])
-    if not entry.enabled:
-        fields["off"] = "1"
-    return fields
-
-
-def decode(name: str, fields: Mapping[str, str]) -> Entry:
-    """An entry from its hash fields (checked as a document is: written by hand, it may be bad).
-
-    The same definition is decoded once: a scheduler sees the same entries tick after tick. The
-    entries returned are shared, and must not be changed (their ``target.args`` included).
+    """A score as milliseconds; None for ``+inf`` (no next run) or a missing member.
 
     Raises:
-        ConfigurationError: The fields do not make a valid entry.
+        ConfigurationError: The score is not a slot (below 0, or beyond year 9000: set by
+            hand), so the entry's next run cannot be told.
     """
-    return _decode(name, tuple(map(fields.get, _scripts.DEFINITION_FIELDS)))
-
-
-@functools.lru_cache(maxsize=16384)
-def _decode(name: str, definition: tuple[str | None, ...]) -> Entry:
-    fields = {
-        field: value
-        for field, value in zip(_scripts.DEFINITION_FIELDS, definition, strict=True)
-        if value is not None
-    }
-    try:
-        target = Target(
-            framework=fields["fw"],
-            name=fields["fn"],
-            queue=fields.get("q"),
-            args=json.loads(fields["a"]) if "a" in fields else [],
-            kwargs=json.loads(fields["kw"]) if "kw" in fields else {},
-            options=json.loads(fields["o"]) if "o" in fields else {},
+    if score is None:
+        return None
+    number = float(_limits.decoded(score)) if isinstance(score, bytes | str) else score
+    if number == float("inf"):
+        return None
+    millis = _limits.slot(number)
+    if millis is None:
+        raise ConfigurationError(
+            "score", f"{number!r} is not a run time (the entry's score in the due set)"
         )
-        schedule = _schedule(fields["s"])
-        missed = _missed(fields["m"]) if "m" in fields else MissedRuns()
-    except KeyError as error:
-        raise ConfigurationError(str(error.args[0]), "is missing from the entry's hash") from None
-    except ValueError as error:
-        if isinstance(error, ConfigurationError):
-            raise
-        raise ConfigurationError("entry", f"holds a field that is not JSON: {error}") from None
-    return Entry(
-        name=name, target=target, schedule=schedule, enabled="off" not in fields, missed=missed
-    )
-
-
-# Entries share few schedules and policies: each distinct one is parsed and checked once.
-@functools.lru_cache(maxsize=4096)
-def _schedule(text: str) -> Schedule:
-    return schedule_from_document(json.loads(text))
-
-
-@functools.lru_cache(maxsize=256)
-def _missed(text: str) -> MissedRuns:
-    return missed_from_document(json.loads(text))
+    return millis
 
 
 def first_run(entry: Entry, now: int) -> int | None:
@@ -165,7 +92,8 @@ class StoredEntry:
     """The definition; None if what Redis holds is not a valid entry (see ``problem``)."""
 
     problem: str | None
-    """Why the definition cannot be read, if it cannot."""
+    """Why the entry cannot be read, if it cannot: its definition, its history or its score
+    breaks a rule (it was written by hand), or its key is not a hash."""
 
     next_run: datetime | None
     """The next run (UTC); None when paused, finished or unreadable."""
@@ -226,6 +154,10 @@ class ScheduleStore:
     def entry_key(self, name: str) -> str:
         """The key of an entry's hash."""
         return f"{self.entry_prefix}{name}"
+
+    def _key(self, name: str) -> bytes:
+        """`entry_key`, as bytes: a name read from Redis may hold bytes that are not UTF-8."""
+        return _limits.raw(self.entry_key(name))
 
     # --- Writing -------------------------------------------------------------------------------
 
@@ -304,7 +236,7 @@ class ScheduleStore:
             ),
             now=now,
         )
-        return sorted(_text(name) for name in stale)
+        return sorted(_limits.decoded(name) for name in stale)
 
     def statics_key(self, source: str) -> str:
         """The key of the set of ``source``'s static entries."""
@@ -323,12 +255,13 @@ class ScheduleStore:
 
     def remove(self, name: str) -> bool:
         """Delete an entry and its history; False if there was none."""
-        return bool(self._remove(keys=[self.due_key, self.entry_key(name)], args=[name]))
+        keys: list[str | bytes] = [self.due_key, self._key(name)]
+        return bool(self._remove(keys=keys, args=[_limits.raw(name)]))
 
     def pause(self, name: str) -> bool:
         """Stop an entry from running (it keeps its history); False if there is no such entry."""
-        keys = [self.due_key, self.entry_key(name)]
-        return bool(self._set_paused(keys=keys, args=[name, "+inf", "1"]))
+        keys: list[str | bytes] = [self.due_key, self._key(name)]
+        return bool(self._set_paused(keys=keys, args=[_limits.raw(name), "+inf", "1"]))
 
     def resume(self, name: str, *, now: float | None = None) -> bool:
         """Let a paused entry run again; False if there is no such entry.
@@ -339,10 +272,12 @@ class ScheduleStore:
         if stored is None:
             return False
         if stored.entry is None:
-            raise ConfigurationError(name, f"cannot be resumed: {stored.problem}")
+            raise ConfigurationError(
+                _limits.printable(name), f"cannot be resumed: {stored.problem}"
+            )
         score = _score(first_run(stored.entry, to_millis_now(now)))
-        keys = [self.due_key, self.entry_key(name)]
-        return bool(self._set_paused(keys=keys, args=[name, score, "0"]))
+        keys: list[str | bytes] = [self.due_key, self._key(name)]
+        return bool(self._set_paused(keys=keys, args=[_limits.raw(name), score, "0"]))
 
     def run_now(self, name: str, *, now: float | None = None) -> bool:
         """Make an entry due now; False if there is no such entry.
@@ -350,27 +285,34 @@ class ScheduleStore:
         The leader dispatches one run at once, then carries on with the schedule (a paused entry
         stays paused).
         """
-        keys = [self.due_key, self.entry_key(name)]
-        return bool(self._run_now(keys=keys, args=[name, to_millis_now(now)]))
+        keys: list[str | bytes] = [self.due_key, self._key(name)]
+        return bool(self._run_now(keys=keys, args=[_limits.raw(name), to_millis_now(now)]))
 
     # --- Reading -------------------------------------------------------------------------------
 
     def get(self, name: str) -> StoredEntry | None:
-        """An entry and its history; None if there is no such entry."""
+        """An entry and its history; None if there is no such entry.
+
+        An entry that cannot be read (its hash written by hand, say) is returned all the same,
+        with the reason in ``problem``.
+        """
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.entry_key(name))
-        pipe.zscore(self.due_key, name)
-        fields, score = pipe.execute()
+        pipe.hgetall(self._key(name))
+        pipe.zscore(self.due_key, _limits.raw(name))
+        fields, score = pipe.execute(raise_on_error=False)
         if not fields:
             return None
         return _stored(name, fields, score)
 
     def names(self) -> list[str]:
         """Every entry's name, the next to run first."""
-        return [_text(name) for name in self.client.zrange(self.due_key, 0, -1)]
+        return [_limits.decoded(name) for name in self.client.zrange(self.due_key, 0, -1)]
 
     def entries(self, *, batch: int = 500) -> Iterator[StoredEntry]:
-        """Every entry, the next to run first, read ``batch`` at a time."""
+        """Every entry, the next to run first, read ``batch`` at a time.
+
+        Entries that cannot be read are among them, with the reason in ``problem``.
+        """
         start = 0
         while True:
             page = self.client.zrange(self.due_key, start, start + batch - 1, withscores=True)
@@ -378,37 +320,71 @@ class ScheduleStore:
                 return
             pipe = self.client.pipeline(transaction=False)
             for name, _ in page:
-                pipe.hgetall(self.entry_key(_text(name)))
-            for (name, score), fields in zip(page, pipe.execute(), strict=True):
+                pipe.hgetall(self._key(_limits.decoded(name)))
+            for (name, score), fields in zip(page, pipe.execute(raise_on_error=False), strict=True):
                 if fields:
-                    yield _stored(_text(name), fields, score)
+                    yield _stored(_limits.decoded(name), fields, score)
             start += batch
 
     def next_runs(self, name: str, count: int, *, now: float | None = None) -> list[datetime]:
-        """The entry's next ``count`` run times after now, each with its zone's offset."""
+        """The entry's next ``count`` run times after now, each with its zone's offset.
+
+        Fewer if the schedule ends, or reaches year 9000.
+
+        Raises:
+            ConfigurationError: There is no such entry, or it cannot be read.
+        """
         stored = self.get(name)
-        if stored is None or stored.entry is None:
-            raise ConfigurationError(name, "is not a readable entry of this store")
+        if stored is None:
+            raise ConfigurationError(_limits.printable(name), "is not an entry of this store")
+        if stored.entry is None:
+            raise ConfigurationError(_limits.printable(name), f"cannot be read: {stored.problem}")
         schedule = stored.entry.schedule
         zone = schedule.tz if isinstance(schedule, Crontab) else None
         runs: list[datetime] = []
         after = to_millis_now(now)
         while len(runs) < count:
             following = schedule.next_after(after)
-            if following is None:
+            if following is None or following > _limits.LAST_SLOT:
                 break
             runs.append(from_millis(following) if zone is None else from_millis(following, zone))
             after = following
         return runs
 
     def rejected(self) -> list[dict[str, Any]]:
-        """Documents refused from the inbox, newest first, as ``{"document", "error"}``."""
-        return [json.loads(item) for item in self.client.lrange(self.rejected_key, 0, -1)]
+        """Documents refused from the inbox, newest first, as ``{"document", "error"}``.
 
-    def reject(self, document: str, error: str) -> None:
-        """Record a document refused from the inbox (the last 100 are kept)."""
+        A record that is not JSON (pushed by hand) is returned as its text under ``document``,
+        with ``error`` None.
+        """
+        records = []
+        for item in self.client.lrange(self.rejected_key, 0, -1):
+            text = _limits.decoded(item)
+            try:
+                # The store writes one flat object; anything else was pushed by hand.
+                record = None if _limits.nested_deeper(text, 1) else json.loads(text)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                record = {"document": _limits.printable(text), "error": None}
+            records.append(record)
+        return records
+
+    def reject(self, document: str | bytes, error: str, *, size: int | None = None) -> None:
+        """Record a document refused from the inbox (the last 100 are kept).
+
+        Args:
+            document: The document as pushed (bytes that are not UTF-8 are shown escaped), or
+                the start of one too large to keep whole.
+            error: Why it was refused.
+            size: The size in bytes of a document of which only the start is given.
+        """
+        text = _limits.printable(document, one_line=False)
+        if size is not None:
+            text = f"{text[:_REJECTED_SHOWN]}... ({size:,} bytes)"
+        record = {"document": text, "error": _limits.printable(error)}
         pipe = self.client.pipeline(transaction=False)
-        pipe.lpush(self.rejected_key, _compact({"document": document, "error": error}))
+        pipe.lpush(self.rejected_key, compact(record))
         pipe.ltrim(self.rejected_key, 0, _REJECTED_KEPT - 1)
         pipe.execute()
 
@@ -431,22 +407,29 @@ def _pairs(fields: Mapping[str, str]) -> list[str]:
     return [part for pair in fields.items() for part in pair]
 
 
-def _stored(name: str, raw: Mapping[Any, Any], score: Any) -> StoredEntry:
-    fields = {_text(key): _text(value) for key, value in raw.items()}
+def _stored(name: str, raw: Any, score: Any) -> StoredEntry:
+    """What the store holds for ``name``: its hash (or the error reading it) and its score."""
+    if isinstance(raw, Exception):  # the key is not a hash: WRONGTYPE, say
+        raw, problem = {}, f"its key cannot be read: {raw}"
+    else:
+        problem = None
+    fields = {_limits.decoded(key): _limits.decoded(value) for key, value in raw.items()}
     entry: Entry | None = None
-    problem: str | None = None
+    last, runs, next_run = None, 0, None
     try:
         entry = decode(name, fields)
+        last, runs, _ = history(fields)
+        next_run = _millis(score if not isinstance(score, Exception) else None)
     except ConfigurationError as error:
-        problem = str(error)
-    next_run = _millis(score)
-    last = fields.get("last")
+        problem = problem or str(error)
+        entry = None
+    err = fields.get("err")
     return StoredEntry(
         name=name,
         entry=entry,
-        problem=problem,
+        problem=None if problem is None else _limits.printable(problem),
         next_run=None if next_run is None else from_millis(next_run),
-        last_run=None if last is None else from_millis(int(float(last))),
-        runs=int(fields.get("n", 0)),
-        last_error=fields.get("err"),
+        last_run=None if last is None else from_millis(last),
+        runs=runs,
+        last_error=None if err is None else _limits.printable(err),
     )

@@ -22,7 +22,6 @@ Debian cron's, computed by the ``cronsim`` library:
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 
 from vedette.errors import ConfigurationError
+from vedette.schedule import _limits
 
 __all__ = ["Crontab", "Interval", "Once", "Schedule", "from_millis", "to_millis"]
 
@@ -58,25 +58,21 @@ class Interval:
     """
 
     every: float
-    """Seconds between runs, at least 0.001."""
+    """Seconds between runs: 0.001 to 31,622,400 (366 days)."""
 
     start: datetime | None = None
-    """An aware datetime on the grid; the epoch if not given."""
+    """An aware datetime on the grid, from 1970 to before 3000; the epoch if not given."""
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.every, bool)
-            or not isinstance(self.every, int | float)
-            or not math.isfinite(self.every)
-            or self.every < 0.001
-        ):
-            raise ConfigurationError(
-                "schedule.every", f"must be >= 0.001 seconds, not {self.every!r}"
-            )
-        if self.start is not None and (
-            not isinstance(self.start, datetime) or self.start.utcoffset() is None
-        ):
-            raise ConfigurationError("schedule.start", "must be a datetime with a time zone")
+        _limits.number(
+            "schedule.every",
+            self.every,
+            _limits.MIN_EVERY,
+            _limits.MAX_EVERY,
+            f"{_limits.MIN_EVERY:g} to {_limits.MAX_EVERY:,} seconds (366 days)",
+        )
+        if self.start is not None:
+            _limits.moment("schedule.start", self.start)
 
     @property
     def step(self) -> int:
@@ -109,22 +105,28 @@ class Crontab:
         if not isinstance(self.cron, str) or len(self.cron.split()) != 5:
             raise ConfigurationError(
                 "schedule.cron",
-                f"must have 5 fields (minute hour day month weekday): {self.cron!r}",
+                f"must have 5 fields (minute hour day month weekday): {_limits.short(self.cron)}",
             )
+        _limits.text("schedule.cron", self.cron)
         try:
             CronSim(self.cron, datetime(2000, 1, 1, tzinfo=timezone.utc))
         except CronSimError as error:
-            raise ConfigurationError("schedule.cron", f"{self.cron!r}: {error}") from None
+            raise ConfigurationError(
+                "schedule.cron", f"{_limits.short(self.cron)}: {error}"
+            ) from None
         self.tz  # noqa: B018  # checks the zone
 
     @property
     def tz(self) -> ZoneInfo:
         """The zone as a `zoneinfo.ZoneInfo`."""
         try:
+            if not isinstance(self.zone, str) or not _limits.is_text(self.zone):
+                raise TypeError(self.zone)
             return ZoneInfo(self.zone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
+        # OSError: a key naming a file the process may not read, or a name too long for a path.
+        except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
             raise ConfigurationError(
-                "schedule.zone", f"unknown IANA time zone {self.zone!r}"
+                "schedule.zone", f"unknown IANA time zone {_limits.short(self.zone)}"
             ) from None
 
     def next_after(self, millis: int) -> int | None:
@@ -137,11 +139,10 @@ class Once:
     """A single run at an aware datetime."""
 
     at: datetime
-    """When, with its time zone."""
+    """When, with its time zone: from 1970 to before 3000."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.at, datetime) or self.at.utcoffset() is None:
-            raise ConfigurationError("schedule.at", "must be a datetime with a time zone")
+        _limits.moment("schedule.at", self.at)
 
     def next_after(self, millis: int) -> int | None:
         """``at``, if it is after ``millis``; None once it has passed."""
