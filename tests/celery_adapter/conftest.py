@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from celery import Celery
 
@@ -32,6 +33,17 @@ def producer_app(broker_url: str, result_backend: str | None = None) -> Celery:
     return app
 
 
+@pytest.fixture(autouse=True)
+def _close_kombus_pools() -> Iterator[None]:
+    """After each test, close the connections kombu keeps for the producers of the test process.
+
+    kombu pools them process-wide (``app.close()`` leaves them open): their watcher would go on
+    watching a cluster long stopped, in every later test (docs/celery.md, "Closing a producer").
+    """
+    yield
+    kombu.pools.reset()
+
+
 @pytest.fixture
 def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
     """Start ``celery worker`` processes on tests/celery_adapter/worker_app.py; stopped after."""
@@ -46,6 +58,7 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
         options: dict[str, object] | None = None,
         acks_late: bool = False,
         events: bool = False,
+        loglevel: str = "info",
     ) -> WorkerProcess:
         name = f"worker{len(workers)}"
         worker = WorkerProcess(
@@ -61,7 +74,7 @@ def celery_worker_factory(tmp_path: Path) -> Iterator[WorkerFactory]:
                 "--concurrency",
                 str(concurrency),
                 "--loglevel",
-                "info",
+                loglevel,
                 "--hostname",
                 f"{name}@%h",
                 "--without-mingle",

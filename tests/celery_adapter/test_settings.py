@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import pickle
+import re
+
 import pytest
+from celery import Celery
+from celery.app.utils import filter_hidden_settings
 from kombu.connection import Connection
 from kombu.transport import resolve_transport
 
 import vedette
 from vedette_celery import Transport, split
+from vedette_celery._masking import mask_options, mask_url
 from vedette_celery.backend import ResultBackend
-from vedette_celery.transport import mask_url
 
 URL = "redis-sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26380/mymaster/2"
 
@@ -66,10 +72,63 @@ def test_passwords_are_masked_wherever_the_url_is_shown() -> None:
     masked = mask_url(url)
     assert "s3cret" not in masked
     assert "hush" not in masked
-    assert masked.startswith("redis-sentinel://:**@10.0.0.1:26379,10.0.0.2:26380/mymaster/2?")
+    assert masked == (
+        "redis-sentinel://:**@10.0.0.1:26379,10.0.0.2:26380/mymaster/2"
+        "?sentinel_password=**&socket_timeout=2"
+    )
     connection = Connection(url)
     assert "s3cret" not in connection.as_uri()
     assert "hush" not in repr(connection)
+
+
+def test_user_names_are_masked_with_the_passwords() -> None:
+    url = (
+        "redis-sentinel://app%40x:s3cret@h1,h2/m/0?sentinel_username=watcher&sentinel_password=hush"
+    )
+    assert mask_url(url) == (
+        "redis-sentinel://**:**@h1,h2/m/0?sentinel_username=**&sentinel_password=**"
+    )
+    assert mask_url("rediss-sentinel://app@h1/m", "##") == "rediss-sentinel://##@h1/m"
+    assert mask_options(
+        {"sentinel_kwargs": {"username": "watcher", "password": "hush"}, "visibility_timeout": 9}
+    ) == {"sentinel_kwargs": {"username": "**", "password": "**"}, "visibility_timeout": 9}
+
+
+def test_kombu_keeps_the_url_and_options_masked_and_clones_them_unmasked() -> None:
+    url = "redis-sentinel://app:s3cret@10.0.0.1:26379/mymaster/0"
+    options = {"sentinel_kwargs": {"username": "watcher", "password": "hush"}}
+    connection = Connection(url, transport_options=options)
+    info = connection.info()  # what `celery inspect stats` broadcasts
+    for secret in ("app", "s3cret", "watcher", "hush"):
+        assert secret not in json.dumps(info)
+    assert info["hostname"] == url  # it is that URL, shown masked
+    assert json.dumps(info["hostname"]) == '"redis-sentinel://**:**@10.0.0.1:26379/mymaster/0"'
+    for copy in (connection.clone(), pickle.loads(pickle.dumps(connection))):
+        config = copy.transport.settings.config
+        assert (config.username, config.password) == ("app", "s3cret")
+        assert (config.sentinel_username, config.sentinel_password) == ("watcher", "hush")
+        assert copy.as_uri(include_password=True) == url
+
+
+def test_celery_reports_mask_the_result_backend_and_user_names() -> None:
+    app = Celery("reports", set_as_current=False)
+    app.conf.update(
+        broker_url="redis-sentinel://appuser:s3cret@10.0.0.1/mymaster/0",
+        result_backend="redis-sentinel://appuser:s3cret@10.0.0.1/mymaster/1?sentinel_password=hush",
+        result_backend_transport_options={"sentinel_kwargs": {"username": "watcher"}},
+        vedette_schedule_url="redis+sentinel://appuser:s3cret@10.0.0.1/mymaster/2",
+    )
+    report = app.bugreport()  # `celery report`; `inspect report` and `inspect conf` alike
+    for secret in ("appuser", "s3cret", "watcher", "hush"):
+        assert secret not in report
+    assert "vedette_schedule_url: 'redis+sentinel://********:********@10.0.0.1/mymaster/2'" in (
+        report
+    )
+    # Masked with Celery's mask (********; kombu's ** in Celery 5.3 to 5.6, the default there).
+    assert re.search(r"results:redis-sentinel://(\*+):\1@10\.0\.0\.1/mymaster/1\?", report)
+    # Other URLs are left to Celery.
+    shown = filter_hidden_settings({"result_backend": "redis://u:p@localhost:6379/0"})
+    assert shown == {"result_backend": "redis://u:********@localhost:6379/0"}
 
 
 def test_the_schemes_are_known_to_kombu_and_celery() -> None:

@@ -6,6 +6,8 @@ the settings are all a worker needs.
 
 import json
 import os
+import threading
+import time
 
 from celery import Celery
 
@@ -35,3 +37,11 @@ def record(number: int) -> int:
 def total(numbers: list[int]) -> int:
     """A chord's callback: the sum of its header's results."""
     return sum(numbers)
+
+
+@app.task(name="vedette_threads")  # type: ignore[untyped-decorator]  # Celery is untyped
+def vedette_threads(busy: float = 0.0) -> tuple[int, list[str]]:
+    """The pool process's id and the names of its Vedette threads, after ``busy`` seconds."""
+    time.sleep(busy)  # keeps this process busy: tasks sent meanwhile go to the others
+    names = sorted(t.name for t in threading.enumerate() if t.name.startswith("vedette-"))
+    return os.getpid(), names

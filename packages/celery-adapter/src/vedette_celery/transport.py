@@ -15,23 +15,20 @@ messages and their acknowledgements carry on.
 from __future__ import annotations
 
 import logging
-import re
 from functools import cached_property
 from queue import Empty
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import redis
 from kombu.transport import redis as kombu_redis
 
 import vedette
+from vedette_celery._masking import MaskedOptions, MaskedURL, mask_url, unmask
 from vedette_celery.settings import CelerySettings, split
 
 __all__ = ["Channel", "Transport"]
 
 logger = logging.getLogger(__name__)
-
-_PASSWORD = re.compile(r"^(?P<before>[^:/]+://[^:@/]*:)[^@/]*(?=@)")
 
 
 def _cut_by_failover(error: BaseException) -> bool:
@@ -167,28 +164,20 @@ class Transport(kombu_redis.Transport):
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
+        url, options = unmask(client.hostname), unmask(client.transport_options)
         self.settings: CelerySettings = split(
-            client.hostname,
-            client.transport_options,
+            url,
+            options,
             url_setting="broker_url",
             options_setting="broker_transport_options",
         )
+        # kombu hands its connection's URL and options to anyone who asks (Celery broadcasts
+        # them in `inspect stats`, which Flower shows): leave them masked there. A connection
+        # kombu clones from this one carries the real ones to its own transport.
+        client.hostname = MaskedURL(url)
+        client.transport_options = MaskedOptions(options)
 
     def as_uri(self, uri: str, include_password: bool = False, mask: str = "**") -> str:
-        """The URL as kombu and Celery print it: passwords masked unless asked for."""
-        if include_password:
-            return uri
-        return mask_url(uri, mask)
-
-
-def mask_url(url: str, mask: str = "**") -> str:
-    """``url`` with its password, and any query option naming a password, replaced by ``mask``."""
-    base, question, query = url.partition("?")
-    base = _PASSWORD.sub(lambda match: f"{match['before']}{mask}", base)
-    if not question:
-        return base
-    pairs = [
-        (key, mask if "password" in key.lower() else value)
-        for key, value in parse_qsl(query, keep_blank_values=True)
-    ]
-    return f"{base}?{urlencode(pairs, safe=':,/=*')}"
+        """The URL as kombu and Celery print it: user names and passwords masked unless asked."""
+        url = unmask(uri)
+        return url if include_password else mask_url(url, mask)

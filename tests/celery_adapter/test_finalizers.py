@@ -1,0 +1,61 @@
+"""A producer whose results are dropped unread: their finalizers run inside Vedette, and return.
+
+Celery's ``AsyncResult.__del__`` unsubscribes through the result backend's client. A result the
+garbage collector frees may be freed at any allocation, also while the producer's thread is
+finding the new master after a kill -9. A soak once stopped a producer so for good (a finalizer
+waiting for a lock its own thread held: tests/chaos/test_finalizers.py forces that moment).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+
+from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
+from tests.survives_failover import assert_survived, run_stream
+from vedette.testing import ClusterFactory, SentinelCluster
+
+
+def test_a_producer_dropping_its_results_unread_goes_through_kill_9(
+    sentinel_cluster: SentinelCluster, celery_worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    broker, backend = celery_url(sentinel_cluster, 0), celery_url(sentinel_cluster, 1)
+    celery_worker_factory(broker, result_backend=backend)
+    app = producer_app(broker, backend)
+
+    def send(number: int) -> None:
+        result = app.send_task("record", (number,))
+        result.itself = result  # a cycle: only a collection frees it, at any allocation
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)  # collections all the time, failover included
+    try:
+        report = run_stream(
+            sentinel_cluster, send, fault="kill", log=tmp_path / "executions.log", count=1000
+        )
+    finally:
+        gc.set_threshold(*threshold)
+        gc.collect()  # the last results' finalizers, while the cluster is up
+    assert_survived(report)
+    app.close()
+
+
+def test_a_result_freed_after_its_service_is_gone_raises_nothing(
+    sentinel_cluster_factory: ClusterFactory,
+) -> None:
+    # Its subscription went with the connection: nothing to undo, nothing for a finalizer to
+    # print ("Exception ignored in AsyncResult.__del__" failed a later test once).
+    cluster = sentinel_cluster_factory()
+    broker, backend = (f"{celery_url(cluster, db)}?retry_deadline=1" for db in (0, 1))
+    app = producer_app(broker, backend)
+    result = app.send_task("record", (1,))  # no worker: it stays subscribed to its result
+    app.pool.force_close_all()
+    cluster.stop()
+    # Its connection lost too, as a failover leaves it: unsubscribing would dial the service.
+    app.backend.result_consumer._pubsub.connection.disconnect()
+    started = time.monotonic()
+    del result  # AsyncResult.__del__ unsubscribes
+    gc.collect()
+    assert time.monotonic() - started < 10  # retry_deadline and the lookups' timeouts
+    app.close()
