@@ -38,7 +38,7 @@ from typing import Any, Literal
 import redis
 
 from vedette import Address
-from vedette.testing import SentinelCluster, SwitchClock, wait_until
+from vedette.testing import ClusterFactory, SentinelCluster, SwitchClock, wait_until
 
 __all__ = [
     "EXECUTION_LOG_VARIABLE",
@@ -50,6 +50,7 @@ __all__ = [
     "WorkerProcess",
     "assert_survived",
     "fault_table_row",
+    "least_privileged_cluster",
     "read_execution_log",
     "record_execution",
     "run_canaries",
@@ -62,6 +63,16 @@ EXECUTION_LOG_VARIABLE = "VEDETTE_EXECUTION_LOG"
 
 Fault = Literal["kill", "failover", "freeze"]
 FAULTS: tuple[Fault, ...] = ("kill", "failover", "freeze")
+
+
+def least_privileged_cluster(factory: ClusterFactory, *, grant: str = "") -> SentinelCluster:
+    """A cluster whose application user may run no ``@dangerous`` or ``@admin`` command.
+
+    No ``ROLE``, ``INFO``, ``KEYS``, ``CLIENT KILL`` ... on any node, as many production users
+    (tests/chaos/test_least_privilege.py); ``grant`` adds ACL rules (``"+client|list"``).
+    """
+    rules = f"+@all -@dangerous -@admin {grant}".strip()
+    return factory(username="app", password="app-pw", user_rules=rules)
 
 
 def record_execution(number: int) -> None:

@@ -21,10 +21,11 @@ from tests.survives_failover import (
     Fault,
     StreamReport,
     assert_survived,
+    least_privileged_cluster,
     run_canaries,
     run_stream,
 )
-from vedette.testing import SentinelCluster, wait_until
+from vedette.testing import ClusterFactory, SentinelCluster, wait_until
 from vedette_dramatiq import SentinelBroker
 
 
@@ -62,4 +63,22 @@ def test_a_worker_survives(
     # the Results middleware's backend that SentinelMiddleware re-pointed).
     wait_until(lambda: len(stored_results(sentinel_cluster)) >= len(report.sent), 10, "results")
     assert stored_results(sentinel_cluster) == report.sent
+    run_canaries(lambda number: broker.enqueue(message(number)), log)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_worker_survives_kill_9_as_a_least_privilege_user(
+    mode: str,
+    sentinel_cluster_factory: ClusterFactory,
+    dramatiq_worker_factory: WorkerFactory,
+    tmp_path: Path,
+) -> None:
+    cluster = least_privileged_cluster(sentinel_cluster_factory)
+    worker = dramatiq_worker_factory(cluster, mode=mode)
+    broker = SentinelBroker(config=cluster.config)
+    log = tmp_path / "executions.log"
+    report = stream_through(cluster, broker, "kill", log, count=1000)
+    assert worker.alive
+    assert_survived(report, resume_within=0.5)
+    assert "NOPERM" not in worker.text()
     run_canaries(lambda number: broker.enqueue(message(number)), log)

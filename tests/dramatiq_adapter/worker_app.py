@@ -12,6 +12,8 @@
 
 import dataclasses
 import os
+import threading
+from urllib.parse import quote
 
 import dramatiq
 import redis
@@ -37,8 +39,11 @@ elif mode == "plain":
     broker = RedisBroker(url=os.environ["VEDETTE_REDIS_URL"])
     results = RedisBackend(url=os.environ["VEDETTE_REDIS_URL"].rsplit("/", 1)[0] + "/1")
 else:
-    broker = RedisBroker(url="redis://127.0.0.1:9/0")
-    results = RedisBackend(url="redis://127.0.0.1:9/1")
+    # The plain broker's URL holds Redis's credentials, as dramatiq-sentinel's users' URLs do.
+    user, password = (quote(value or "", safe="") for value in (config.username, config.password))
+    plain = f"redis://{user}:{password}@127.0.0.1:9" if password else "redis://127.0.0.1:9"
+    broker = RedisBroker(url=f"{plain}/0")
+    results = RedisBackend(url=f"{plain}/1")
     broker.add_middleware(
         SentinelMiddleware(
             sentinels=[(address.host, address.port) for address in config.sentinels],
@@ -56,3 +61,9 @@ def record(number: int) -> int:
     """Note the run in the execution log; the result is the number."""
     record_execution(number)
     return number
+
+
+@dramatiq.actor(queue_name="default", max_retries=0, store_results=True)
+def vedette_threads() -> list[str]:
+    """The names of the worker process's Vedette threads."""
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("vedette-"))

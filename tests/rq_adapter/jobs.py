@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 from rq import get_current_job
@@ -33,3 +35,9 @@ def record_slowly(number: int, seconds: float) -> int:
 def tick() -> None:
     """A cron job: note the run (always as number 0; the tests count them by time)."""
     record_execution(0)
+
+
+def vedette_threads() -> tuple[int, list[str]]:
+    """The work horse's process id and the names of its Vedette threads."""
+    names = sorted(t.name for t in threading.enumerate() if t.name.startswith("vedette-"))
+    return os.getpid(), names

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import rq
 import rq.worker
 from rq import Queue
 
@@ -28,11 +29,12 @@ from tests.survives_failover import (
     Fault,
     StreamReport,
     assert_survived,
+    least_privileged_cluster,
     read_execution_log,
     run_canaries,
     run_stream,
 )
-from vedette.testing import SentinelCluster, wait_until
+from vedette.testing import ClusterFactory, SentinelCluster, wait_until
 
 
 def stream_through(
@@ -98,6 +100,44 @@ def test_every_kind_of_worker_survives_kill_9(
     print(f"{kind}: {start_up * 1000:.0f} ms from enqueue to run with nothing failing")
     assert_survived(report, resume_within=0.5 + start_up)
     run_canaries(lambda number: queue.enqueue(JOB, number), log, 5 if kind == "SpawnWorker" else 20)
+
+
+def test_a_worker_survives_kill_9_as_a_least_privilege_user(
+    sentinel_cluster_factory: ClusterFactory, rq_worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
+    # RQ 2's worker runs CLIENT LIST (@admin @dangerous) as it starts; RQ 3 asks CLIENT INFO.
+    grant = "" if int(rq.__version__.split(".")[0]) >= 3 else "+client|list"
+    cluster = least_privileged_cluster(sentinel_cluster_factory, grant=grant)
+    worker = rq_worker_factory(rq_worker(cluster.url, "--with-scheduler"))
+    queue = Queue("default", connection=vedette_rq.connect(cluster.url))
+    log = tmp_path / "executions.log"
+    report = stream_through(cluster, queue, "kill", log, count=400, rate=20)
+    assert worker.alive, worker.text()
+    assert_survived(report, resume_within=0.5)
+    assert "NOPERM" not in worker.text()
+    run_canaries(lambda number: queue.enqueue(JOB, number), log)
+
+
+def test_work_horses_follow_the_workers_watcher(
+    sentinel_cluster: SentinelCluster, rq_worker_factory: WorkerFactory
+) -> None:
+    # A horse is forked per job from a worker that watches: it runs no thread of its own, also
+    # for the job's result, before and after a kill -9.
+    rq_worker_factory(rq_worker(sentinel_cluster.url))
+    queue = Queue("default", connection=vedette_rq.connect(sentinel_cluster.url))
+
+    def horse_threads() -> list[str]:
+        job = queue.enqueue("tests.rq_adapter.jobs.vedette_threads")
+        wait_until(lambda: job.get_status(refresh=True) == "finished", 30, "the job")
+        returned = job.return_value()
+        assert returned is not None
+        _, names = returned
+        return list(names)
+
+    assert horse_threads() == []
+    sentinel_cluster.kill_master()
+    sentinel_cluster.wait_for_switch(30)
+    assert horse_threads() == []
 
 
 def _latency(queue: Queue, log: Path) -> float:
