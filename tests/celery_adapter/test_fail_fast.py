@@ -92,10 +92,13 @@ def test_waiting_for_a_result_gives_up_within_the_deadline(dead_backend: Celery)
     took, error = timed(partial(result.get, timeout=1))
     assert took < BOUND, f"{took:.1f} s"
     assert_clear(error)
-    # What its garbage collection does (AsyncResult.__del__): unsubscribe from its channel.
-    took, error = timed(partial(dead_backend.backend.remove_pending_result, result))
+    # What its garbage collection does (AsyncResult.__del__): unsubscribe from its channel. The
+    # subscription went with the connection, so there is nothing to undo and nothing raised into
+    # a finalizer; it gives up within the deadline too.
+    started = time.monotonic()
+    dead_backend.backend.remove_pending_result(result)
+    took = time.monotonic() - started
     assert took < BOUND, f"{took:.1f} s"
-    assert_clear(error)
 
 
 def test_storing_a_result_gives_up_within_the_deadline(dead_backend: Celery) -> None:

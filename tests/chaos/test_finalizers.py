@@ -18,7 +18,7 @@ import pytest
 import redis
 
 import vedette
-from vedette.testing import SentinelCluster
+from vedette.testing import SentinelCluster, wait_until
 
 
 def run_script(*arguments: str) -> str:
@@ -99,3 +99,32 @@ def test_a_client_first_used_at_interpreter_exit_works(sentinel_cluster: Sentine
     assert result.returncode == 0
     assert result.stderr == ""
     assert sentinel_cluster.client().get("at-exit") == b"1"
+
+
+def test_a_client_freed_inside_vedette_lets_its_watcher_stop_once_outside(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    # A client freed by the collector while its thread asks the Sentinels (holding discovery's
+    # lock) releases its watcher: stopping it there would take that very lock. Seen on redis-py
+    # 5.0 as "Exception ignored in Redis.__del__" (CalledBack); 8.2's __del__ swallows it, and
+    # discovery's connections to the Sentinels then stayed open for the life of the process.
+    sentinels = [sentinel_cluster.sentinel(i) for i in range(3)]
+
+    def connections() -> list[int]:
+        return [len(sentinel.client_list()) for sentinel in sentinels]
+
+    before = connections()
+    client = vedette.connect(sentinel_cluster.url)
+    client.ping()
+    watcher = client.connection_pool.watcher
+    assert connections() != before
+    unraisable: list[Any] = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        with watcher.discovery._lock:  # as a lookup holds it
+            del client  # its __del__ runs here, as a collection there would run it
+        assert watcher.closed
+        wait_until(lambda: connections() == before, 10, "the Sentinels to see every link closed")
+    finally:
+        sys.unraisablehook = hook
+    assert unraisable == []

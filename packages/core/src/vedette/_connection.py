@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 import weakref
 from typing import Any, ClassVar, TypeVar
@@ -31,7 +30,7 @@ from redis.connection import Connection
 from vedette._commands import FOREVER, blocking_seconds, hands_over_data
 from vedette._connections import redis_kwargs
 from vedette._redis_errors import translate
-from vedette._reentry import OwnedLock
+from vedette._reentry import OwnedLock, later
 from vedette._server_role import role_from_handshake, server_role
 from vedette._service import Service
 from vedette._tls import close_left_open
@@ -427,12 +426,12 @@ def _commands(sent: Any) -> list[Any]:
 
 
 def _release_soon(service: Service) -> None:
-    """Release ``service`` on a thread of its own.
+    """Release ``service`` for a pool the garbage collector freed, never in its own thread's way.
 
-    Called by the garbage collector, which may run in the middle of any code, including code
-    that holds the locks ``release()`` takes.
+    The collector may run in the middle of any code, including code that holds the locks
+    ``release()`` takes (`vedette._reentry.later`).
     """
-    threading.Thread(target=service.release, name="vedette-release", daemon=True).start()
+    later(service.release, "vedette-release")
 
 
 def _handshake(connection: SentinelConnection) -> None:

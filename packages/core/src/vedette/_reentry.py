@@ -16,21 +16,28 @@ So this module tells such *called back* code apart, and the locks it could meet 
   `inside` stretch), collecting garbage, or the interpreter is exiting. Called-back code then
   finds the master on its own thread (no waiting for other threads, no asking threads, no
   shared locks) under a short deadline (`CALLED_BACK_DEADLINE`).
+- `later`: work a finalizer starts that takes Vedette's locks and may wait for threads (a
+  client dropped, its watcher stopped): run once this thread is outside Vedette again, or on
+  a thread of its own, never in the middle of the code the finalizer interrupted.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import os
+import queue
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from vedette.errors import VedetteError
 
-__all__ = ["CALLED_BACK_DEADLINE", "CalledBack", "OwnedLock", "called_back", "inside"]
+__all__ = ["CALLED_BACK_DEADLINE", "CalledBack", "OwnedLock", "called_back", "inside", "later"]
+
+logger = logging.getLogger(__name__)
 
 CALLED_BACK_DEADLINE = 1.0
 """Seconds called-back code may spend retrying: it holds up the thread it interrupted."""
@@ -68,7 +75,45 @@ def inside() -> Iterator[None]:
     try:
         yield
     finally:
-        _state.depth -= 1
+        _leave()
+
+
+# Work put off by finalizers that ran on a thread inside Vedette: the first thread to leave
+# Vedette (`_leave`) runs it. A SimpleQueue: its put() may be called from a finalizer.
+_later: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+
+
+def later(work: Callable[[], object], name: str) -> None:
+    """Run ``work``, started by a finalizer, where it cannot wait for its own thread.
+
+    Inside Vedette, this thread runs it as it leaves (a lock it holds may be one ``work`` takes);
+    otherwise a thread called ``name`` runs it (the collector may have interrupted any code). At
+    interpreter exit, nothing runs it: no thread can start, and the process's sockets and
+    daemon threads end with it.
+    """
+    if _state.depth > 0:
+        _later.put(work)
+    elif not sys.is_finalizing():
+        threading.Thread(target=_run, args=(work,), name=name, daemon=True).start()
+
+
+def _leave() -> None:
+    """This thread leaves one Vedette stretch; leaving the last, it runs what was put off."""
+    _state.depth -= 1
+    if _state.depth == 0 and not _state.collecting:
+        while not _later.empty():
+            try:
+                work = _later.get_nowait()
+            except queue.Empty:  # another thread took it
+                return
+            _run(work)
+
+
+def _run(work: Callable[[], object]) -> None:
+    try:
+        work()
+    except Exception:  # put-off cleanup must not break the code it ran after
+        logger.warning("cleanup put off by a finalizer failed", exc_info=True)
 
 
 class OwnedLock:
@@ -100,8 +145,8 @@ class OwnedLock:
     def release(self) -> None:
         """Release (by the holder)."""
         self._owner = None
-        _state.depth -= 1
         self._lock.release()
+        _leave()
 
     def __enter__(self) -> bool:
         return self.acquire()
@@ -129,6 +174,8 @@ def _in_child() -> None:
     # The forking thread's count came along; its locks were replaced (vedette._fork).
     _state.depth = 0
     _state.collecting = False
+    global _later
+    _later = queue.SimpleQueue()  # the parent's put-off work is the parent's
 
 
 gc.callbacks.append(_on_collection)

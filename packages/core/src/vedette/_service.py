@@ -24,7 +24,7 @@ import weakref
 from typing import TYPE_CHECKING, Protocol
 
 from vedette._fork import restart_after_fork
-from vedette._reentry import OwnedLock, called_back
+from vedette._reentry import OwnedLock, called_back, later
 from vedette.address import Address
 from vedette.config import SentinelConfig
 from vedette.errors import SentinelsUnreachableError
@@ -129,7 +129,17 @@ class Service:
             self.watcher.start()
 
     def release(self) -> None:
-        """One that held the service is done with it; the watcher stops after the last."""
+        """One that held the service is done with it; the watcher stops after the last.
+
+        Called back (a client's ``__del__`` on a thread inside Vedette, which may hold the locks
+        stopping takes), it is put off until this thread is outside Vedette (`later`).
+        """
+        if called_back():
+            later(self._release, "vedette-release")
+        else:
+            self._release()
+
+    def _release(self) -> None:
         with self._lock:
             self._holders -= 1
             last = self._holders == 0
