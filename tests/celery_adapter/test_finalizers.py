@@ -59,3 +59,30 @@ def test_a_result_freed_after_its_service_is_gone_raises_nothing(
     gc.collect()
     assert time.monotonic() - started < 10  # retry_deadline and the lookups' timeouts
     app.close()
+
+
+def test_a_result_freed_by_the_collector_during_a_failover_never_reconnects(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    # A finalizer gets a 1 s deadline; its unsubscribe failing so early once made Celery's
+    # reconnection run inside the finalizer (fetching every result waited for, subscribing
+    # again): more commands against no master, and on Celery 5.3 a redis-py deprecation raised
+    # into AsyncResult.__del__. Unsubscribing never reconnects: the next get() does.
+    broker, backend = (f"{celery_url(sentinel_cluster, db)}?retry_deadline=30" for db in (0, 1))
+    app = producer_app(broker, backend)
+    waited = app.send_task("record", (1,))  # no worker: both stay subscribed to their results
+    freed = app.send_task("record", (2,))
+    freed.itself = freed  # a cycle: only a collection frees it
+    consumer = app.backend.result_consumer
+    pubsub = consumer._pubsub
+    sentinel_cluster.kill_master()
+    pubsub.connection.disconnect()  # as the kill -9 leaves it, once noticed
+    del freed
+    started = time.monotonic()
+    gc.collect()  # AsyncResult.__del__ unsubscribes, called back: 1 s of retries at most
+    took = time.monotonic() - started
+    assert consumer._pubsub is pubsub, "the finalizer reconnected"
+    assert took < 2.5
+    sentinel_cluster.wait_for_switch(30)
+    assert waited.state == "PENDING"  # the producer goes on, on the new master
+    app.close()

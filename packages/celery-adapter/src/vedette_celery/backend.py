@@ -15,6 +15,7 @@ wrong, reaches the caller.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -65,6 +66,10 @@ _ONE_ATTEMPT = {"max_retries": 0, "interval_start": 0, "interval_step": 1, "inte
 class ResultConsumer(RedisResultConsumer):  # type: ignore[misc]
     """Celery's consumer of results (pub/sub, for ``AsyncResult.get()``), reconnecting once."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cancelling = threading.local()  # this thread is in cancel_for: never reconnect
+
     @contextmanager
     def reconnect_on_error(self) -> Iterator[None]:
         """Celery's reconnection after a connection error, without its loop.
@@ -85,7 +90,7 @@ class ResultConsumer(RedisResultConsumer):  # type: ignore[misc]
         except self._connection_errors as error:
             retried = time.monotonic() - started >= self.backend.sentinel_config.retry_deadline
             hopeless = isinstance(error, redis.RedisError) and not vedette.is_retryable(error)
-            if retried or hopeless:
+            if retried or hopeless or getattr(self._cancelling, "active", False):
                 raise
             self._reconnect_pubsub()
 
@@ -97,13 +102,20 @@ class ResultConsumer(RedisResultConsumer):  # type: ignore[misc]
         only to the results still waited for. So a connection error here is not raised into a
         finalizer, which could only print it ("Exception ignored in AsyncResult.__del__");
         pytest makes that an error in whichever test the collector runs.
+
+        It never reconnects either: a reconnection (Celery's, which fetches every result waited
+        for and subscribes again) has no place in a finalizer, which gets a short deadline for
+        its commands, nor is it needed to undo a subscription the connection took with it.
         """
+        outer, self._cancelling.active = getattr(self._cancelling, "active", False), True
         try:
             super().cancel_for(task_id)
         except (*self._connection_errors, vedette.VedetteError) as error:
             # VedetteError: also a finalizer run on a thread inside Vedette, which gives up
             # rather than wait for its own thread (docs/failover.md, "Finalizers").
             logger.debug("result of %s: not unsubscribed: %s", task_id, str(error))
+        finally:
+            self._cancelling.active = outer
 
 
 class ResultBackend(RedisBackend):  # type: ignore[misc]
