@@ -338,6 +338,8 @@ def _flags(info: Any) -> set[str]:
 
 
 _LOG_LINE = re.compile(r"^\d+:\w (?P<at>\d+ \w+ \d+ [\d:.]+) [*#.-] (?P<message>.*)$")
+# What a node logs as it becomes master: Redis, and Valkey 8 (which says "primary").
+_PROMOTED = ("MASTER MODE enabled", "PRIMARY MODE enabled")
 
 
 def promoted_at(cluster: SentinelCluster, address: Address) -> float:
@@ -345,7 +347,7 @@ def promoted_at(cluster: SentinelCluster, address: Address) -> float:
     promoted = [
         datetime.strptime(match["at"], "%d %b %Y %H:%M:%S.%f").timestamp()  # local time
         for line in cluster.log_file(address).read_text(errors="replace").splitlines()
-        if (match := _LOG_LINE.match(line)) and match["message"].startswith("MASTER MODE enabled")
+        if (match := _LOG_LINE.match(line)) and match["message"].startswith(_PROMOTED)
     ]
     if not promoted:
         raise AssertionError(f"{address}'s log does not show its promotion")
