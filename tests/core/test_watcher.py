@@ -3,7 +3,6 @@
 import dataclasses
 import logging
 import threading
-import time
 
 import pytest
 
@@ -152,15 +151,12 @@ def test_closing_a_client_never_races_its_reconciler(
     # Closing cuts the reconciler's lookup in flight: once in a few hundred cycles the cut came
     # between two replies of a pipeline, and redis-py's AttributeError was logged as a failed
     # reconciliation (printed at the exit of a successful `vedette schedule list`).
-    end = time.monotonic() + 5
-    cycles = 0
+    # A number of cycles, not a time: a loaded CI machine ran 69 in 5 s.
     with caplog.at_level(logging.WARNING, logger="vedette"):
-        while time.monotonic() < end:
+        for _ in range(150):
             client = vedette.connect(sentinel_cluster.url)
             client.ping()
             client.close()
-            cycles += 1
-    assert cycles > 100
     assert [record.getMessage() for record in caplog.records] == []
 
 
