@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 
 FRAMEWORK = "test"  # the framework the tests' runners have a dispatcher for
@@ -196,4 +197,16 @@ def pushed(names: st.SearchStrategy[str]) -> st.SearchStrategy[bytes]:
         st.integers(90, 300).map(
             lambda depth: (_HEAD + ',"args":' + nested(depth) + _EVERY).encode()
         ),
+    )
+
+
+def derandomized(max_examples: int) -> settings:
+    """Hypothesis settings for these tests: the same examples on every run (CI passes or fails
+    alike), no example database, and no shrinking (a failure shows the input it ran)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
     )

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import vedette
 from tests.schedule.conftest import fresh_prefix
-from tests.schedule.documents import FRAMEWORK, ISSUE_DOCUMENTS, nested, pushed, valid
+from tests.schedule.documents import FRAMEWORK, ISSUE_DOCUMENTS, derandomized, nested, pushed, valid
 from tests.schedule.recording import Recording, running, slots_of
 from vedette.errors import ConfigurationError
 from vedette.schedule import (
@@ -134,13 +134,7 @@ def test_any_bytes_pushed_leave_every_other_entry_running(
 
     # Hypothesis runs inside the test (not as its decorator): one runner and one baseline
     # entry for every example, and function-scoped fixtures used once.
-    @settings(
-        max_examples=60,
-        deadline=None,
-        derandomize=True,  # the same batches on every run: CI passes or fails alike
-        database=None,
-        phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure shows its batch
-    )
+    @derandomized(60)
     @given(st.lists(pushed(st.sampled_from(["pushed-a", "pushed-b"])), min_size=10, max_size=40))
     def push(batch: list[bytes]) -> None:
         counts["batches"] += 1

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import Phase, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import vedette
-from tests.schedule.documents import ISSUE_DOCUMENTS, nested, pushed, valid
+from tests.schedule.documents import ISSUE_DOCUMENTS, derandomized, nested, pushed, valid
 from vedette.schedule import (
     Entry,
     Interval,
@@ -171,13 +171,7 @@ def every_computation(entry: Entry) -> None:
         slot = entry.schedule.next_after(slot)
 
 
-@settings(
-    max_examples=400,
-    deadline=None,
-    derandomize=True,  # the same documents on every run: CI fails or passes alike
-    database=None,
-    phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure prints its document
-)
+@derandomized(400)
 @given(pushed(st.sampled_from(["a", "b", "nightly report"])))
 def test_any_bytes_are_an_entry_or_a_configuration_error(data: bytes) -> None:
     try:
