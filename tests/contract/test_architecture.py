@@ -52,7 +52,7 @@ def test_adapters_keep_to_the_public_api() -> None:
 def test_the_check_catches_what_it_should() -> None:
     bad = """
 import vedette_rq
-from vedette.discovery import Discovery
+from vedette.sentinel.discovery import Discovery
 from vedette import _values
 from vedette import SentinelConfig, discover
 import vedette
@@ -61,7 +61,7 @@ from vedette.schedule.store import encode
 """
     assert violations(bad, "vedette_celery") == [
         "imports another adapter: vedette_rq",
-        "imports a core module instead of the public API: vedette.discovery",
+        "imports a core module instead of the public API: vedette.sentinel.discovery",
         "imports a name vedette does not export: _values",
         "imports a core module instead of the public API: vedette.schedule.store",
     ]

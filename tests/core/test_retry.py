@@ -9,7 +9,7 @@ import redis
 
 import vedette
 from vedette import Backoff, FailoverTimeout, ensure_call, ensured, is_retryable
-from vedette._wakeup import MasterSwitchSignal
+from vedette.process.switch_signal import MasterSwitchSignal
 from vedette.testing._process import free_ports
 
 

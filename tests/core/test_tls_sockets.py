@@ -22,8 +22,8 @@ import redis
 import trustme
 
 import vedette
-from vedette._connections import redis_client, sentinel_client
 from vedette.address import Address
+from vedette.servers.clients import redis_client, sentinel_client
 
 
 @contextmanager

@@ -17,9 +17,10 @@ Usage:
 from importlib.metadata import version as _version
 
 from vedette.address import Address, AddressLike
-from vedette.client import MasterConnection, MasterPool, connect
-from vedette.config import SentinelConfig
-from vedette.discovery import Discovery, Topology, discover
+from vedette.client.master import MasterConnection, MasterPool, connect
+from vedette.client.replicas import ReplicaConnection, ReplicaPool, connect_replica
+from vedette.config.nat import AddressMap
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -32,7 +33,9 @@ from vedette.errors import (
     ServiceNotFoundError,
     VedetteError,
 )
-from vedette.events import (
+from vedette.retry import DEFAULT_DEADLINE, Backoff, ensure_call, ensured, is_retryable
+from vedette.sentinel.discovery import Discovery, Topology, discover
+from vedette.sentinel.events import (
     FailoverAborted,
     FailoverEvent,
     FailoverStarted,
@@ -43,10 +46,7 @@ from vedette.events import (
     SentinelLost,
     SentinelRecovered,
 )
-from vedette.nat import AddressMap
-from vedette.replicas import ReplicaConnection, ReplicaPool, connect_replica
-from vedette.retry import DEFAULT_DEADLINE, Backoff, ensure_call, ensured, is_retryable
-from vedette.watcher import EventStream, FailoverWatcher, shared_watcher
+from vedette.sentinel.watcher import EventStream, FailoverWatcher, shared_watcher
 
 __version__ = _version("vedette")
 

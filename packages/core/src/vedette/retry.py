@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 import redis
 from redis.backoff import NoBackoff
 
-from vedette._reentry import CALLED_BACK_DEADLINE, CalledBack, called_back
-from vedette._wakeup import master_switched
 from vedette.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -44,9 +42,11 @@ from vedette.errors import (
     OutcomeUnknownError,
     ServiceNotFoundError,
 )
+from vedette.process.reentry import CALLED_BACK_DEADLINE, CalledBack, called_back
+from vedette.process.switch_signal import master_switched
 
 if TYPE_CHECKING:
-    from vedette.config import SentinelConfig
+    from vedette.config.sentinel_config import SentinelConfig
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -313,7 +313,7 @@ def deadline_for(config: SentinelConfig) -> float:
     """Seconds a client's call may wait for a failover: ``retry_deadline``, or less if called back.
 
     A finalizer (or ``__del__``) that uses a client holds up the thread it interrupted: it gets
-    `CALLED_BACK_DEADLINE` at most (`vedette._reentry`).
+    `CALLED_BACK_DEADLINE` at most (`vedette.process.reentry`).
     """
     if called_back():
         return min(config.retry_deadline, CALLED_BACK_DEADLINE)

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 import click
 import redis
 
-from vedette._redis_errors import scrub
-from vedette.config import SentinelConfig
-from vedette.discovery import Discovery
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import VedetteError
+from vedette.failures import scrub
+from vedette.sentinel.discovery import Discovery
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +58,7 @@ def ask_sentinels(config: SentinelConfig) -> None:
         AuthenticationError: The Sentinels or the master refused the credentials.
         NoPermissionError: They refused the ACL user a command.
     """
-    logger = logging.getLogger(Discovery.__module__)
+    logger = logging.getLogger("vedette.discovery")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:

@@ -16,8 +16,8 @@ import click
 
 from vedette.cli._options import ask_sentinels, reported_errors
 from vedette.cli.schedule import prefix_option
-from vedette.client import connect
-from vedette.config import SentinelConfig
+from vedette.client.master import connect
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError, VedetteError
 from vedette.schedule import (
     DEFAULT_LEASE,

@@ -17,13 +17,13 @@ import uuid
 import click
 import redis
 
-from vedette._connections import command, redis_client, sentinel_client
-from vedette._redis_errors import classify
 from vedette.address import Address
 from vedette.cli._options import reported_errors, url_argument
-from vedette.client import MasterPool, connect
-from vedette.config import SentinelConfig
-from vedette.events import FailoverEvent, MasterSwitched
+from vedette.client.master import MasterPool, connect
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.failures import classify
+from vedette.sentinel.events import FailoverEvent, MasterSwitched
+from vedette.servers.clients import command, redis_client, sentinel_client
 from vedette.testing.writes import WriteLoop, WriteReport
 
 

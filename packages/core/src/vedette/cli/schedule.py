@@ -12,8 +12,8 @@ import click
 import redis
 
 from vedette.cli._options import ask_sentinels, reported_errors, url_argument
-from vedette.client import connect
-from vedette.config import SentinelConfig
+from vedette.client.master import connect
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError
 from vedette.schedule import (
     DEFAULT_PREFIX,

@@ -8,12 +8,12 @@ from typing import Any
 import click
 import redis
 
-from vedette._connections import command, redis_client, sentinel_client
-from vedette._redis_errors import classify
 from vedette.address import Address
 from vedette.cli._options import reported_errors, url_argument
-from vedette.config import SentinelConfig
-from vedette.discovery import Discovery, Topology
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.failures import classify
+from vedette.sentinel.discovery import Discovery, Topology
+from vedette.servers.clients import command, redis_client, sentinel_client
 
 
 @click.command()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from vedette.cli._options import reported_errors, url_argument
-from vedette.config import SentinelConfig
-from vedette.discovery import Discovery
-from vedette.events import FailoverEvent
-from vedette.watcher import FailoverWatcher
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.sentinel.discovery import Discovery
+from vedette.sentinel.events import FailoverEvent
+from vedette.sentinel.watcher import FailoverWatcher
 
 
 def line(event: FailoverEvent) -> str:

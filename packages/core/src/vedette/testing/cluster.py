@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 import redis
 
-from vedette._connections import command
 from vedette.address import Address
-from vedette.config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.servers.clients import command
 from vedette.testing._binary import find_redis_server
 from vedette.testing._configs import Credentials, Timing, TLSFiles, redis_config, sentinel_config
 from vedette.testing._process import Node, PortInUse, direct_client, free_ports

@@ -25,13 +25,13 @@ from typing import TypeVar
 
 import redis
 
-from vedette._connection import SentinelPool
-from vedette._wakeup import master_switched
 from vedette.address import Address, AddressLike
-from vedette.config import SentinelConfig
-from vedette.events import FailoverEvent, MasterSwitched
+from vedette.client.connection import SentinelPool
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.process.switch_signal import master_switched
+from vedette.sentinel.events import FailoverEvent, MasterSwitched
+from vedette.sentinel.watcher import FailoverWatcher
 from vedette.testing._waiting import wait_until
-from vedette.watcher import FailoverWatcher
 
 __all__ = ["EventLog", "ScriptedWatcher", "capture_events"]
 

@@ -21,9 +21,10 @@ from datetime import datetime
 from typing import Literal
 
 from vedette.address import Address
-from vedette.discovery import Topology
+from vedette.config.nat import AddressMap
 from vedette.errors import VedetteError
-from vedette.events import (
+from vedette.sentinel.discovery import Topology
+from vedette.sentinel.events import (
     FailoverAborted,
     FailoverEvent,
     FailoverStarted,
@@ -34,11 +35,10 @@ from vedette.events import (
     SentinelLost,
     SentinelRecovered,
 )
-from vedette.nat import AddressMap
 
 __all__ = ["FailoverState", "Notice", "parse_notice"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("vedette.watcher")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ The master is known without asking the Sentinels most of the time: from the watc
 reconciliation, then ``+switch-master``). The Sentinels are asked when it is not known, or when
 connecting to it just failed, and concurrent callers share that one lookup. No lock is held
 while asking: a forked child never inherits one held. Code called back on a thread inside
-Vedette (a finalizer: `vedette._reentry`) never waits for that lookup, which may be its own
+Vedette (a finalizer: `vedette.process.reentry`) never waits for that lookup, which may be its own
 thread's: it asks on its own.
 """
 
@@ -23,16 +23,16 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Protocol
 
-from vedette._fork import restart_after_fork
-from vedette._reentry import OwnedLock, called_back, later
 from vedette.address import Address
-from vedette.config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import SentinelsUnreachableError
-from vedette.events import FailoverEvent, MasterSwitched
-from vedette.watcher import FailoverWatcher, shared_watcher
+from vedette.process.fork import restart_after_fork
+from vedette.process.reentry import OwnedLock, called_back, later
+from vedette.sentinel.events import FailoverEvent, MasterSwitched
+from vedette.sentinel.watcher import FailoverWatcher, shared_watcher
 
 if TYPE_CHECKING:
-    from vedette.discovery import Topology
+    from vedette.sentinel.discovery import Topology
 
 __all__ = ["Service"]
 

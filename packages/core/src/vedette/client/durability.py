@@ -17,7 +17,7 @@ import redis
 from vedette.errors import ConfigurationError, NotReplicatedError
 
 if TYPE_CHECKING:
-    from vedette._connection import SentinelConnection
+    from vedette.client.connection import SentinelConnection
 
     _Base = SentinelConnection
 else:

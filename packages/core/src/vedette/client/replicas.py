@@ -29,11 +29,11 @@ from typing import Any
 import redis
 from redis.connection import SSLConnection
 
-from vedette._connection import SentinelConnection, SentinelPool, config_from
-from vedette._service import Service
 from vedette.address import Address
-from vedette.config import SentinelConfig
-from vedette.watcher import FailoverWatcher
+from vedette.client.connection import SentinelConnection, SentinelPool, config_from
+from vedette.client.hub import Service
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.sentinel.watcher import FailoverWatcher
 
 __all__ = ["ReplicaConnection", "ReplicaPool", "connect_replica"]
 

@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import MISSING
 from typing import Any, TypeVar, cast
 
-from vedette._values import boolean, did_you_mean
+from vedette.config.converters import boolean, did_you_mean
+from vedette.config.nat import AddressMap
 from vedette.errors import ConfigurationError
-from vedette.nat import AddressMap
 
 ConfigT = TypeVar("ConfigT")
 

@@ -4,7 +4,7 @@ Sentinel publishes what it does on its own pub/sub channels (``+odown``, ``+try-
 ``+switch-master`` ...). The watcher subscribes to every Sentinel on a dedicated connection, so a
 dead Sentinel, or a lost notification, costs nothing as long as one Sentinel is heard. Each
 occurrence is published once however many Sentinels report it (the rules live in
-`vedette._failover_state`, apart from the threads).
+`vedette.sentinel.failover_state`, apart from the threads).
 
 Notifications can still be missed: all connections cut mid-failover, or a failover that ended
 while the watcher was reconnecting. So the watcher *reconciles*: it asks the Sentinels who the
@@ -17,8 +17,8 @@ of that configuration uses it. Each user calls `FailoverWatcher.start` once and
 `FailoverWatcher.close` once; the threads run while at least one user holds the watcher, and
 start again on the next `start`. After ``os.fork()`` a child starts no thread: it reads what
 its parent's watcher knows (the master, the switches, a promotion under way) from a page of
-shared memory (`vedette._shared_view`), before each command. It starts threads of its own when
-it needs the events themselves (`subscribe`, `events`) or the parent's watcher is gone.
+shared memory (`vedette.sentinel.shared_view`), before each command. It starts threads of its
+own when it needs the events themselves (`subscribe`, `events`) or the parent's watcher is gone.
 
 Threads: a reconciler (the only one `start` waits for), which starts one listener per Sentinel
 and a dispatcher that calls the callbacks in order (a slow callback delays other callbacks, never
@@ -43,23 +43,23 @@ from typing import Any, TypeVar
 
 import redis
 
-from vedette._connections import sentinel_client
-from vedette._failover_state import FailoverState, parse_notice
-from vedette._fork import restart_after_fork
-from vedette._redis_errors import classify
-from vedette._reentry import OwnedLock
-from vedette._shared_view import SharedView, View
-from vedette._wakeup import master_switched
 from vedette.address import Address
-from vedette.config import SentinelConfig
-from vedette.discovery import Discovery, Topology
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import VedetteError
-from vedette.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
+from vedette.failures import classify
+from vedette.process.fork import restart_after_fork
+from vedette.process.reentry import OwnedLock
+from vedette.process.switch_signal import master_switched
 from vedette.retry import Backoff
+from vedette.sentinel.discovery import Discovery, Topology
+from vedette.sentinel.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
+from vedette.sentinel.failover_state import FailoverState, parse_notice
+from vedette.sentinel.shared_view import SharedView, View
+from vedette.servers.clients import sentinel_client
 
 __all__ = ["EventStream", "FailoverWatcher", "shared_watcher"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("vedette.watcher")
 
 Callback = Callable[[FailoverEvent], object]
 W = TypeVar("W", bound="FailoverWatcher")
@@ -259,7 +259,7 @@ class FailoverWatcher:
         """Whether this is a forked child that reads its parent's watcher (and runs no thread).
 
         Nothing cuts such a child's connections when the master switches: they look for the
-        switch themselves while they wait (`vedette.client`).
+        switch themselves while they wait (`vedette.client.master`).
         """
         return self._parent is not None
 

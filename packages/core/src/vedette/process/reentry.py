@@ -171,7 +171,7 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
 
 
 def _in_child() -> None:
-    # The forking thread's count came along; its locks were replaced (vedette._fork).
+    # The forking thread's count came along; its locks were replaced (vedette.process.fork).
     _state.depth = 0
     _state.collecting = False
     global _later

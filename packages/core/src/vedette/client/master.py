@@ -10,7 +10,7 @@ What the returned client's connections do, and where:
 - **A master switch cuts every connection to any other server**, idle or in use, as soon as the
   configuration's `FailoverWatcher` reports it; a connection also reconnects before its next
   command if a switch happened since it connected. A switch the watcher saw is never undone by
-  Sentinels that have not caught up yet (see `vedette.discovery`).
+  Sentinels that have not caught up yet (see `vedette.sentinel.discovery`).
 - **Commands are held while a replica is being promoted** (from Sentinel's promotion step to
   ``+switch-master``, about a second): a write sent to the old master then would be discarded.
 - **A late reply is waited for, not abandoned**, while its server is still the master: a slow
@@ -42,14 +42,14 @@ from typing import Any
 import redis
 from redis.connection import SSLConnection
 
-from vedette._connection import SentinelConnection, SentinelPool, config_from
-from vedette._durability import ConfirmsWrites
-from vedette._service import Service
 from vedette.address import Address
-from vedette.config import SentinelConfig
+from vedette.client.connection import SentinelConnection, SentinelPool, config_from
+from vedette.client.durability import ConfirmsWrites
+from vedette.client.hub import Service
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import FailoverTimeout
 from vedette.retry import deadline_for
-from vedette.watcher import FailoverWatcher
+from vedette.sentinel.watcher import FailoverWatcher
 
 __all__ = ["MasterConnection", "MasterPool", "connect"]
 

@@ -18,7 +18,7 @@ import time
 import weakref
 from typing import Protocol
 
-from vedette._fork import restart_after_fork
+from vedette.process.fork import restart_after_fork
 
 __all__ = ["MasterSwitchSignal", "master_switched"]
 

@@ -1,7 +1,7 @@
 """What the master client and the replica client share.
 
 - `SentinelConnection`: a redis-py connection that, on every connect, asks its `Service` where
-  to go and checks the server's role there (``HELLO``: see `vedette._server_role`); that a
+  to go and checks the server's role there (``HELLO``: see `vedette.servers.role`); that a
   master switch cuts; that keeps waiting for a late reply while its server is still in charge
   (so a slow or frozen master runs a command once, not twice); and that never lets a pop whose
   reply was lost be retried.
@@ -27,18 +27,18 @@ from typing import Any, ClassVar, TypeVar
 import redis
 from redis.connection import Connection
 
-from vedette._commands import FOREVER, blocking_seconds, hands_over_data
-from vedette._connections import redis_kwargs
-from vedette._redis_errors import translate
-from vedette._reentry import OwnedLock, later
-from vedette._server_role import role_from_handshake, server_role
-from vedette._service import Service
-from vedette._tls import close_left_open
 from vedette.address import Address
-from vedette.config import SentinelConfig
+from vedette.client.commands import FOREVER, blocking_seconds, hands_over_data
+from vedette.client.hub import Service
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError, FailoverTimeout, OutcomeUnknownError
+from vedette.failures import translate
+from vedette.process.reentry import OwnedLock, later
 from vedette.retry import FailoverRetry, deadline_for
-from vedette.watcher import FailoverWatcher
+from vedette.sentinel.watcher import FailoverWatcher
+from vedette.servers.clients import redis_kwargs
+from vedette.servers.role import role_from_handshake, server_role
+from vedette.servers.tls import close_left_open
 
 logger = logging.getLogger("vedette.client")
 
@@ -429,7 +429,7 @@ def _release_soon(service: Service) -> None:
     """Release ``service`` for a pool the garbage collector freed, never in its own thread's way.
 
     The collector may run in the middle of any code, including code that holds the locks
-    ``release()`` takes (`vedette._reentry.later`).
+    ``release()`` takes (`vedette.process.reentry.later`).
     """
     later(service.release, "vedette-release")
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeAlias
 
 from vedette.address import Address
+from vedette.config.nat import AddressMap
 from vedette.errors import ConfigurationError
-from vedette.nat import AddressMap
 
 Converter: TypeAlias = Callable[[Any, str], Any]
 CertReqs: TypeAlias = Literal["required", "optional", "none"]

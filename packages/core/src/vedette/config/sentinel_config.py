@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vedette import _values
-from vedette._url import parse_url
-from vedette._vocabularies import read_mapping
 from vedette.address import Address, AddressLike
+from vedette.config import converters as _values
+from vedette.config.nat import AddressMap
+from vedette.config.url import parse_url
+from vedette.config.vocabularies import read_mapping
 from vedette.errors import ConfigurationError
-from vedette.nat import AddressMap
 
 __all__ = ["SentinelConfig"]
 

@@ -15,9 +15,9 @@ from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.retry import Retry
 
-from vedette._tls import SSLConnection
 from vedette.address import Address
-from vedette.config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig
+from vedette.servers.tls import SSLConnection
 
 
 def _no_retry() -> Retry:
@@ -76,7 +76,7 @@ def redis_client(config: SentinelConfig, address: Address, **overrides: Any) -> 
 
 
 def _closing_failed_tls(client: redis.Redis) -> redis.Redis:
-    """``client`` with TLS connections that close what ``ssl`` leaves open (`vedette._tls`)."""
+    """``client`` with TLS connections closing what ``ssl`` leaves open (`vedette.servers.tls`)."""
     pool = client.connection_pool
     if pool.connection_class is redis.SSLConnection:
         pool.connection_class = SSLConnection

@@ -12,9 +12,9 @@ from collections.abc import Collection
 from typing import Any
 from urllib.parse import unquote
 
-from vedette._values import boolean, did_you_mean
+from vedette.config.converters import boolean, did_you_mean
+from vedette.config.nat import AddressMap
 from vedette.errors import ConfigurationError
-from vedette.nat import AddressMap
 
 SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
 _SECRET_OPTIONS = frozenset({"sentinel_username", "sentinel_password"})

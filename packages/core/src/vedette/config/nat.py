@@ -16,7 +16,7 @@ from vedette.errors import ConfigurationError
 
 __all__ = ["AddressMap"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("vedette.nat")
 
 SETTING = "nat"
 

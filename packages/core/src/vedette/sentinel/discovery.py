@@ -12,7 +12,7 @@
    right after a failover the Sentinels that lost the election still name the old master for a
    few milliseconds, and a majority of them must not undo a switch already announced.
 4. The winner must say it is a master (``HELLO``'s ``role``, which any ACL user may ask, unlike
-   ``ROLE``: `vedette._server_role`). If it does not (it died mid-failover, or was
+   ``ROLE``: `vedette.servers.role`). If it does not (it died mid-failover, or was
    demoted), another answer is tried only if it comes from a newer configuration (a higher epoch):
    an answer from an older one is stale.
 5. Sentinels named in the answers join the ones asked next time; the configured ones always stay.
@@ -32,13 +32,8 @@ from typing import Any
 
 import redis
 
-from vedette._connections import command, redis_client, sentinel_client
-from vedette._fork import restart_after_fork
-from vedette._redis_errors import Failure, classify, permission_denied, scrub, translate
-from vedette._reentry import OwnedLock, called_back, inside
-from vedette._server_role import MASTER, REPLICA, server_role
 from vedette.address import Address
-from vedette.config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import (
     AuthenticationError,
     MasterNotFoundError,
@@ -46,10 +41,15 @@ from vedette.errors import (
     ServiceNotFoundError,
     VedetteError,
 )
+from vedette.failures import Failure, classify, permission_denied, scrub, translate
+from vedette.process.fork import restart_after_fork
+from vedette.process.reentry import OwnedLock, called_back, inside
+from vedette.servers.clients import command, redis_client, sentinel_client
+from vedette.servers.role import MASTER, REPLICA, server_role
 
 __all__ = ["Discovery", "Topology", "discover"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("vedette.discovery")
 
 # Flags with which Sentinel marks a replica it does not consider usable; a peer Sentinel is
 # left out only when down: "disconnected" there is the answering Sentinel's own link, often
@@ -226,10 +226,10 @@ class Discovery:
     def _discover_directly(self, *, every_sentinel: bool) -> Topology:
         """The same lookup, asked by this thread alone, one Sentinel after the other.
 
-        For code called back while this thread is inside Vedette (a finalizer, `vedette._reentry`),
-        and for a forked child that follows its parent's watcher (`threadless`): it waits for no
-        other thread and takes no lock, on connections of its own. Nothing is recorded but what
-        the topology teaches.
+        For code called back while this thread is inside Vedette (a finalizer,
+        `vedette.process.reentry`), and for a forked child that follows its parent's watcher
+        (`threadless`): it waits for no other thread and takes no lock, on connections of its own.
+        Nothing is recorded but what the topology teaches.
         """
         sentinels = self.sentinels
         answers: dict[Address, _Answer] = {}
