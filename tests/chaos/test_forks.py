@@ -97,7 +97,7 @@ def test_fork_while_another_thread_looks_up_the_master(sentinel_cluster: Sentine
         assert isinstance(pool, vedette.MasterPool)
         looking_up = threading.Thread(target=client.ping)
         looking_up.start()
-        wait_until(lambda: pool.service._looking, 5, "the lookup to start")
+        wait_until(lambda: pool.hub._looking, 5, "the lookup to start")
         assert in_child(lambda: client.ping(), timeout=20) is True
         looking_up.join(10)
         client.close()
@@ -368,3 +368,41 @@ def test_a_child_moves_to_the_new_master_as_soon_as_its_parent_hears_of_it(
     assert done - clock.switched_at[str(new)] < 1.0  # not the 10 s pause, nor 20 s of timeout
     assert sentinel_cluster.client(new).get("k") == b"child"
     client.close()
+
+
+def test_a_forked_child_starts_from_a_fresh_process_state() -> None:
+    from vedette.process import reentry
+    from vedette.process.state import state
+
+    class Owner:
+        restarted = False
+
+        def _after_fork(self) -> None:
+            self.restarted = True
+
+    owner = Owner()
+    state.restart_after_fork(owner)
+    state.hubs_lock.acquire()  # as a thread holding it at the fork would
+    try:
+
+        def child() -> object:
+            inside = reentry.called_back()
+            took_lock = state.hubs_lock.acquire(timeout=5)
+            if took_lock:
+                state.hubs_lock.release()
+            return {
+                "lock": took_lock,
+                "owner": owner.restarted,
+                "inside": inside,
+                "jitter": state.jitter.random(),
+            }
+
+        seen = cast(dict[str, object], in_child(child))
+        parents_next = state.jitter.random()
+    finally:
+        state.hubs_lock.release()
+    assert seen["lock"] is True
+    assert seen["owner"] is True
+    assert seen["inside"] is False  # the parent's thread was inside Vedette: the child's is not
+    assert seen["jitter"] != parents_next  # children do not back off in step with their parent
+    assert owner.restarted is False

@@ -9,6 +9,7 @@ import redis
 
 import vedette
 from vedette import Backoff, FailoverTimeout, ensure_call, ensured, is_retryable
+from vedette.process.state import state
 from vedette.process.switch_signal import MasterSwitchSignal
 from vedette.testing._process import free_ports
 
@@ -86,7 +87,7 @@ def test_deadline_raises_failover_timeout_with_the_last_error() -> None:
 def test_a_master_switch_ends_the_pause_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # A signal of its own: a watcher left running by another test must not ring this one.
     signal = MasterSwitchSignal()
-    monkeypatch.setattr(vedette.retry, "master_switched", signal)
+    monkeypatch.setattr(state, "switch_signal", signal)
     calls: list[float] = []
     # A long backoff: only the switch signal can make the second attempt come quickly.
     started = time.monotonic()  # before the timer starts: it rings 0.3 s after this at least

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import random
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -43,7 +41,7 @@ from vedette.errors import (
     ServiceNotFoundError,
 )
 from vedette.process.reentry import CALLED_BACK_DEADLINE, CalledBack, called_back
-from vedette.process.switch_signal import master_switched
+from vedette.process.state import state
 
 if TYPE_CHECKING:
     from vedette.config.sentinel_config import SentinelConfig
@@ -88,13 +86,6 @@ _FINAL = (
 )
 
 
-# Jitter from a generator of Vedette's own: the application's `random` state is not Vedette's to
-# move (a watcher's listener backs off on its own thread, at any moment).
-_jitter = random.Random()
-if hasattr(os, "register_at_fork"):  # forked workers retrying together must not pause alike
-    os.register_at_fork(after_in_child=_jitter.seed)
-
-
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Pauses between attempts: exponential growth with jitter, capped.
@@ -119,7 +110,7 @@ class Backoff:
         """An endless series of pauses, in seconds."""
         ceiling = self.minimum
         while True:
-            yield _jitter.uniform(ceiling / 2, ceiling)
+            yield state.jitter.uniform(ceiling / 2, ceiling)
             ceiling = min(self.maximum, ceiling * self.factor)
 
 
@@ -289,7 +280,7 @@ def retry_after(
                 deadline=deadline,
                 attempts=attempts,
             ) from error
-        switches = master_switched.count
+        switches = state.switch_signal.count
         pause = 0.0 if at_once else min(next(pauses), remaining)
         at_once = False
         logger.debug(
@@ -301,7 +292,7 @@ def retry_after(
             pause,
         )
         if pause:
-            master_switched.wait(switches, pause)
+            state.switch_signal.wait(switches, pause)
         attempts += 1
         try:
             return attempt()

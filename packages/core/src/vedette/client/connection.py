@@ -1,6 +1,6 @@
 """What the master client and the replica client share.
 
-- `SentinelConnection`: a redis-py connection that, on every connect, asks its `Service` where
+- `SentinelConnection`: a redis-py connection that, on every connect, asks its `Hub` where
   to go and checks the server's role there (``HELLO``: see `vedette.servers.role`); that a
   master switch cuts; that keeps waiting for a late reply while its server is still in charge
   (so a slow or frozen master runs a command once, not twice); and that never lets a pop whose
@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.metadata
 import logging
 import os
 import socket
@@ -29,11 +31,12 @@ from redis.connection import Connection
 
 from vedette.address import Address
 from vedette.client.commands import FOREVER, blocking_seconds, hands_over_data
-from vedette.client.hub import Service
+from vedette.client.hub import Hub
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError, FailoverTimeout, OutcomeUnknownError
 from vedette.failures import translate
 from vedette.process.reentry import OwnedLock, later
+from vedette.process.state import state
 from vedette.retry import FailoverRetry, deadline_for
 from vedette.sentinel.watcher import FailoverWatcher
 from vedette.servers.clients import redis_kwargs
@@ -107,7 +110,7 @@ class SentinelConnection(Connection):
         self.retry = FailoverRetry(config, retry_readonly=not self.replica, replaced=self.replaced)
         # redis-py calls it as redis_connect_func(connection), though it annotates no argument.
         self.redis_connect_func = _handshake  # type: ignore[assignment]
-        self._service: Service | None = None
+        self._hub: Hub | None = None
         self._holder: weakref.ref[SentinelPool] | None = None  # the Vedette pool it belongs to
         self._switches = -1  # the watcher's switch count when this connection resolved
         self._seen = -1  # the watcher's version when this connection last checked it
@@ -134,34 +137,34 @@ class SentinelConnection(Connection):
         """The server this connection points at."""
         return Address(str(self.host), int(self.port))
 
-    def attach(self, service: Service, pool: SentinelPool | None = None) -> None:
+    def attach(self, hub: Hub, pool: SentinelPool | None = None) -> None:
         """Belong to ``service`` and ``pool`` (a Vedette pool calls this; else, on first use)."""
-        self._service = service
+        self._hub = hub
         self._holder = None if pool is None else weakref.ref(pool)
-        service.register(self, replica=self.replica)
+        hub.register(self, replica=self.replica)
 
-    def _attached(self) -> Service:
-        service = self._service
-        if service is None:
+    def _attached(self) -> Hub:
+        hub = self._hub
+        if hub is None:
             # Made by a plain redis.ConnectionPool (as RQ rebuilds its connections): it holds
             # the configuration's watcher for as long as it lives.
-            service = Service.of(type(self).config)
-            self.attach(service)
-            service.hold()
-            weakref.finalize(self, _release_soon, service)
+            hub = Hub.of(type(self).config)
+            self.attach(hub)
+            hub.hold()
+            weakref.finalize(self, _release_soon, hub)
         elif self._holder is not None:
             holder = self._holder()
             if holder is not None:
-                holder.hold_service()  # again, if its pool was disconnected since
-        service.ensure_watching()
-        return service
+                holder.hold_hub()  # again, if its pool was disconnected since
+        hub.ensure_watching()
+        return hub
 
     def replaced(self) -> bool:
         """Whether the master switched since this connection resolved its server."""
-        service = self._service
-        return service is not None and service.watcher.switches != self._switches
+        hub = self._hub
+        return hub is not None and hub.watcher.switches != self._switches
 
-    def _resolve(self, service: Service) -> tuple[Address, str]:
+    def _resolve(self, hub: Hub) -> tuple[Address, str]:
         """Where to connect now, and the role the server must report there."""
         raise NotImplementedError
 
@@ -179,12 +182,12 @@ class SentinelConnection(Connection):
             self.retry.call_with_retry(super().connect, lambda error: self.disconnect())
 
     def _connect(self) -> socket.socket:
-        service = self._attached()
+        hub = self._attached()
         # Before asking where to go: a switch meanwhile shows as a changed count or version.
-        self._seen, self._switches = service.watcher.version, service.watcher.switches
+        self._seen, self._switches = hub.watcher.version, hub.watcher.switches
         self._cut_socket = None
         self._subscribed = self._watching = False
-        target, self._expected = self._resolve(service)
+        target, self._expected = self._resolve(hub)
         self.host, self.port = target
         try:
             sock: socket.socket = super()._connect()
@@ -292,7 +295,7 @@ class SentinelConnection(Connection):
         """Read a reply: wait on while the server is still in charge; say when it is lost."""
         sock: socket.socket | None = self._sock  # per reply: kept lean, pipelines read many
         try:
-            if self._service is not None and self._service.watcher.follows_parent:
+            if self._hub is not None and self._hub.watcher.follows_parent:
                 self._await_reply(sock, kwargs)
             return super().read_response(disable_decoding, disconnect_on_error=False, **kwargs)
         except redis.ResponseError as error:
@@ -338,7 +341,7 @@ class SentinelConnection(Connection):
             if verdict != "wait":
                 break
             try:  # redis-py rewinds its buffer on errors: reading again is safe
-                if self._service is not None and self._service.watcher.follows_parent:
+                if self._hub is not None and self._hub.watcher.follows_parent:
                     self._await_reply(sock, read_options)
                 return super().read_response(
                     disable_decoding, disconnect_on_error=False, **read_options
@@ -425,13 +428,13 @@ def _commands(sent: Any) -> list[Any]:
     return sent if isinstance(sent, list) else [sent]
 
 
-def _release_soon(service: Service) -> None:
+def _release_soon(hub: Hub) -> None:
     """Release ``service`` for a pool the garbage collector freed, never in its own thread's way.
 
     The collector may run in the middle of any code, including code that holds the locks
     ``release()`` takes (`vedette.process.reentry.later`).
     """
-    later(service.release, "vedette-release")
+    later(hub.release, "vedette-release")
 
 
 def _handshake(connection: SentinelConnection) -> None:
@@ -472,12 +475,9 @@ def _reported_role(connection: SentinelConnection) -> str:
     return server_role(ask)
 
 
-_bound: dict[tuple[type[SentinelConnection], SentinelConfig], type[SentinelConnection]] = {}
-
-
 def bound(base: type[C], config: SentinelConfig) -> type[C]:
     """``base`` bound to ``config``: the same class for the same configuration, each time."""
-    cls = _bound.get((base, config))
+    cls = state.connection_classes.get((base, config))
     if cls is None:
         attributes = {
             "config": config,
@@ -486,7 +486,7 @@ def bound(base: type[C], config: SentinelConfig) -> type[C]:
             "__qualname__": f"{base.__qualname__}[{config.service_name}]",
         }
         made = type(base.__name__, (base,), attributes)
-        cls = _bound.setdefault((base, config), made)  # one atomic step: no lock
+        cls = state.connection_classes.setdefault((base, config), made)  # one atomic step: no lock
     return cls  # type: ignore[return-value]  # made from base: a subclass of it
 
 
@@ -500,10 +500,13 @@ def driver_info() -> dict[str, Any]:
         from redis.driver_info import DriverInfo
     except ImportError:  # redis-py < 8
         return {"lib_name": "redis-py", "lib_version": redis.__version__}
-    from vedette import __version__
-
-    info = DriverInfo(lib_version=redis.__version__).add_upstream_driver("vedette", __version__)
+    info = DriverInfo(lib_version=redis.__version__).add_upstream_driver("vedette", _version())
     return {"driver_info": info}
+
+
+@functools.cache
+def _version() -> str:
+    return importlib.metadata.version("vedette")
 
 
 def keepalive_options() -> dict[str, Any]:
@@ -549,20 +552,20 @@ class SentinelPool(redis.ConnectionPool):
                     "come from the SentinelConfig; accepted: " + ", ".join(sorted(PASSTHROUGH)),
                 )
         self.config = config
-        self.service = Service.of(config, watcher)
+        self.hub = Hub.of(config, watcher)
         self._holding = False
         self._release_when_dropped: weakref.finalize[Any, Any] | None = None
         kwargs = redis_kwargs(config) | keepalive_options() | driver_info() | redis_options
         tls = kwargs.pop("ssl", False)  # for redis.Redis; a pool says it with its connection class
-        kwargs["host"], kwargs["port"] = self.service.last_master or UNKNOWN_MASTER
+        kwargs["host"], kwargs["port"] = self.hub.last_master or UNKNOWN_MASTER
         super().__init__(
             connection_class=bound(self.connection_base(tls=tls), config),
             **_without_maintenance_notifications(),
             **kwargs,
         )
-        # connection_kwargs stays a plain dict (redis-py reads it on every command): the service
+        # connection_kwargs stays a plain dict (redis-py reads it on every command): the hub
         # writes the master's host and port into it whenever the master it knows changes.
-        self.service.add_pool(self)
+        self.hub.add_pool(self)
 
     def connection_base(self, *, tls: bool) -> type[SentinelConnection]:
         """The connection class this pool binds to its configuration."""
@@ -574,14 +577,14 @@ class SentinelPool(redis.ConnectionPool):
     @property
     def watcher(self) -> FailoverWatcher:
         """The watcher this pool's connections react to (shared by the configuration's pools)."""
-        return self.service.watcher
+        return self.hub.watcher
 
     def make_connection(self) -> Any:
         """A new connection of this pool's service; the first one starts the watcher."""
-        self.hold_service()
+        self.hold_hub()
         connection = super().make_connection()
         if isinstance(connection, SentinelConnection):
-            connection.attach(self.service, self)
+            connection.attach(self.hub, self)
         return connection
 
     def reset(self) -> None:
@@ -591,7 +594,7 @@ class SentinelPool(redis.ConnectionPool):
         self._holding_lock = OwnedLock()
         super().reset()
 
-    def hold_service(self) -> None:
+    def hold_hub(self) -> None:
         """Hold the service's watcher, once, until `disconnect` (connections call it on connect).
 
         A pool dropped without `disconnect` (kombu's and Celery's often are, to the garbage
@@ -601,8 +604,8 @@ class SentinelPool(redis.ConnectionPool):
             if self._holding:
                 return
             self._holding = True
-        self.service.hold()
-        dropped = weakref.finalize(self, _release_soon, self.service)
+        self.hub.hold()
+        dropped = weakref.finalize(self, _release_soon, self.hub)
         dropped.atexit = False  # at exit the watcher's daemon threads just end
         self._release_when_dropped = dropped
 
@@ -628,4 +631,4 @@ class SentinelPool(redis.ConnectionPool):
         if holding:
             if self._release_when_dropped is not None:
                 self._release_when_dropped.detach()
-            self.service.release()
+            self.hub.release()

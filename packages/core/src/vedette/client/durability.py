@@ -68,14 +68,14 @@ class ConfirmsWrites(_Base):
         self._wait = ("WAIT", config.wait_replicas, int(config.wait_timeout * 1000))
 
     def _ready(self) -> None:
-        """Learn once, per service, which commands write (``COMMAND``)."""
+        """Learn once, per hub, which commands write (``COMMAND``)."""
         super()._ready()
-        service = self._service
-        if service is None or service.writes is not None:
+        hub = self._hub
+        if hub is None or hub.writes is not None:
             return
         self.send_command("COMMAND")  # while handshaking: sent as is, no WAIT after it
         try:
-            service.writes = write_commands(self.read_response())
+            hub.writes = write_commands(self.read_response())
         except redis.ResponseError as error:
             raise ConfigurationError(
                 "wait_replicas",
@@ -83,7 +83,7 @@ class ConfirmsWrites(_Base):
             ) from None
 
     def _confirms(self, commands: list[Any]) -> bool:
-        writes = self._service.writes if self._service is not None else None
+        writes = self._hub.writes if self._hub is not None else None
         return writes is not None and any(is_write(args, writes) for args in commands)
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:

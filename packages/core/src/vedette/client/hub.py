@@ -1,6 +1,6 @@
-"""`Service`: what one process shares for one Sentinel configuration.
+"""`Hub`: what one process shares for one Sentinel configuration.
 
-Every pool and connection of a configuration in a process uses the same `Service`: one watcher
+Every pool and connection of a configuration in a process uses the same `Hub`: one watcher
 (its events, its discovery), the master as last verified, and the live connections, so that a
 switch reaches all of them at once. Connections built by a plain ``redis.ConnectionPool`` from a
 Vedette connection class (as RQ rebuilds its scheduler's and its pool workers' connections) find
@@ -26,43 +26,26 @@ from typing import TYPE_CHECKING, Protocol
 from vedette.address import Address
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import SentinelsUnreachableError
-from vedette.process.fork import restart_after_fork
 from vedette.process.reentry import OwnedLock, called_back, later
+from vedette.process.state import restart_after_fork, state
 from vedette.sentinel.events import FailoverEvent, MasterSwitched
 from vedette.sentinel.watcher import FailoverWatcher, shared_watcher
 
 if TYPE_CHECKING:
     from vedette.sentinel.discovery import Topology
 
-__all__ = ["Service"]
+__all__ = ["Hub"]
 
 logger = logging.getLogger("vedette.client")
 
 
 class Cuttable(Protocol):
-    """A connection the service can cut when the master switches."""
+    """A connection the hub can cut when the master switches."""
 
     @property
     def address(self) -> Address: ...
 
     def cut(self) -> None: ...
-
-
-class _Registry:
-    """The services of this process, by configuration and watcher."""
-
-    def __init__(self) -> None:
-        self.services: weakref.WeakValueDictionary[tuple[SentinelConfig, int], Service] = (
-            weakref.WeakValueDictionary()
-        )
-        self.lock = OwnedLock()
-        restart_after_fork(self)
-
-    def _after_fork(self) -> None:
-        self.lock = OwnedLock()
-
-
-_registry = _Registry()
 
 
 class PoolLike(Protocol):
@@ -72,10 +55,10 @@ class PoolLike(Protocol):
     def connection_kwargs(self) -> dict[str, object]: ...
 
 
-class Service:
+class Hub:
     """The watcher, the master and the live connections of one configuration in this process.
 
-    Use `Service.of` to get it; see the module.
+    Use `Hub.of` to get it; see the module.
     """
 
     def __init__(self, config: SentinelConfig, watcher: FailoverWatcher) -> None:
@@ -108,20 +91,20 @@ class Service:
         self._fresh_locks()
 
     @classmethod
-    def of(cls, config: SentinelConfig, watcher: FailoverWatcher | None = None) -> Service:
-        """The service of ``config`` (with ``watcher``, default the shared one) in this process."""
+    def of(cls, config: SentinelConfig, watcher: FailoverWatcher | None = None) -> Hub:
+        """The hub of ``config`` (with ``watcher``, default the shared one) in this process."""
         watcher = watcher or shared_watcher(config)
         key = (config, id(watcher))
-        with _registry.lock:
-            service = _registry.services.get(key)
-            if service is None:
-                service = _registry.services[key] = cls(config, watcher)
-            return service
+        with state.hubs_lock:
+            hub = state.hubs.get(key)
+            if hub is None:
+                hub = state.hubs[key] = cls(config, watcher)
+            return hub
 
     # --- who keeps the watcher running --------------------------------------------------------
 
     def hold(self) -> None:
-        """A pool (or a connection made without one) uses the service: the watcher runs."""
+        """A pool (or a connection made without one) uses the hub: the watcher runs."""
         with self._lock:
             self._holders += 1
             first = self._holders == 1
@@ -129,7 +112,7 @@ class Service:
             self.watcher.start()
 
     def release(self) -> None:
-        """One that held the service is done with it; the watcher stops after the last.
+        """One that held the hub is done with it; the watcher stops after the last.
 
         Called back (a client's ``__del__`` on a thread inside Vedette, which may hold the locks
         stopping takes), it is put off until this thread is outside Vedette (`later`).

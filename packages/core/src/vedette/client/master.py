@@ -45,7 +45,7 @@ from redis.connection import SSLConnection
 from vedette.address import Address
 from vedette.client.connection import SentinelConnection, SentinelPool, config_from
 from vedette.client.durability import ConfirmsWrites
-from vedette.client.hub import Service
+from vedette.client.hub import Hub
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import FailoverTimeout
 from vedette.retry import deadline_for
@@ -86,36 +86,36 @@ def connect(
 
 
 class MasterConnection(SentinelConnection):
-    """A connection to the master of a service: held during a promotion, moved on a switch.
+    """A connection to the master of a hub: held during a promotion, moved on a switch.
 
     `MasterPool` uses it bound to its configuration; so does a plain ``redis.ConnectionPool``
     given ``pool.connection_class`` (see `SentinelPool.connection_kwargs`).
     """
 
-    def _resolve(self, service: Service) -> tuple[Address, str]:
-        return service.master_address(), "master"
+    def _resolve(self, hub: Hub) -> tuple[Address, str]:
+        return hub.master_address(), "master"
 
     def _unusable(self, address: Address) -> None:
-        if self._service is not None:
-            self._service.failed(address)
+        if self._hub is not None:
+            self._hub.failed(address)
 
     def _ready(self) -> None:
         super()._ready()
-        if self._service is not None and not self.replaced():  # not an old master, just demoted
-            self._service.master_is(self.address)
+        if self._hub is not None and not self.replaced():  # not an old master, just demoted
+            self._hub.master_is(self.address)
 
     def _before_send(self) -> None:
         """Hold while a replica is promoted; reconnect if the master switched since connecting."""
-        service = self._service
-        assert service is not None  # connected means attached
-        if service.watcher.version != self._seen:
-            self._catch_up(service)
+        hub = self._hub
+        assert hub is not None  # connected means attached
+        if hub.watcher.version != self._seen:
+            self._catch_up(hub)
 
-    def _catch_up(self, service: Service) -> None:
+    def _catch_up(self, hub: Hub) -> None:
         """Something changed since this connection last looked: hold, or move, as it says."""
         if self._handshaking:
             return  # ROLE and the handshake are not writes: they may go now
-        watcher, deadline = service.watcher, deadline_for(type(self).config)
+        watcher, deadline = hub.watcher, deadline_for(type(self).config)
         version = watcher.version  # read first: a change after it is caught next time
         if watcher.promoting:
             watcher.wait_until_not_promoting(time.monotonic() + deadline)
@@ -188,9 +188,9 @@ class MasterPool(SentinelPool):
         Raises:
             MasterNotFoundError: No master now (a failover is under way, or none is known).
         """
-        return self.service.master_address()
+        return self.hub.master_address()
 
     @property
     def writes(self) -> frozenset[str] | None:
         """Names of the write commands, read from the server (only with ``wait_replicas``)."""
-        return self.service.writes
+        return self.hub.writes

@@ -31,7 +31,7 @@ from redis.connection import SSLConnection
 
 from vedette.address import Address
 from vedette.client.connection import SentinelConnection, SentinelPool, config_from
-from vedette.client.hub import Service
+from vedette.client.hub import Hub
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.sentinel.watcher import FailoverWatcher
 
@@ -68,8 +68,8 @@ class ReplicaConnection(SentinelConnection):
 
     replica = True
 
-    def _resolve(self, service: Service) -> tuple[Address, str]:
-        return service.replica_address()
+    def _resolve(self, hub: Hub) -> tuple[Address, str]:
+        return hub.replica_address()
 
 
 class ReplicaSSLConnection(ReplicaConnection, SSLConnection):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import queue
 import sys
 import threading
@@ -170,8 +169,9 @@ def _on_collection(phase: str, info: dict[str, Any]) -> None:
     _state.collecting = phase == "start"
 
 
-def _in_child() -> None:
-    # The forking thread's count came along; its locks were replaced (vedette.process.fork).
+def after_fork() -> None:
+    """In a forked child (`vedette.process.state`): no thread is inside Vedette, nothing put off."""
+    # The forking thread's count came along; the locks it held were replaced by their owners.
     _state.depth = 0
     _state.collecting = False
     global _later
@@ -179,5 +179,3 @@ def _in_child() -> None:
 
 
 gc.callbacks.append(_on_collection)
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_in_child)

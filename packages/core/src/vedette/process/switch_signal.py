@@ -1,4 +1,4 @@
-"""A process-wide signal that some watcher saw the master switch.
+"""The signal that some watcher of this process saw the master switch.
 
 `ensure_call` sleeps between attempts on it, so a retry starts as soon as any
 `FailoverWatcher` in the process learns of the new master instead of when its backoff ends.
@@ -7,8 +7,7 @@ A forked child that follows its parent's watcher (RQ's work horse, Celery's pool
 no watcher thread to ring it: its watchers are *followed* here instead (`follow`), and a wait
 reads their switch counts, which the parent writes to shared memory, every few milliseconds.
 
-It is the one piece of module state in Vedette: a counter, a condition, and the followed
-watchers, nothing else.
+The process's one signal is ``vedette.process.state.state.switch_signal``.
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ import time
 import weakref
 from typing import Protocol
 
-from vedette.process.fork import restart_after_fork
-
-__all__ = ["MasterSwitchSignal", "master_switched"]
+__all__ = ["MasterSwitchSignal"]
 
 # How often a wait reads the switch counts of followed watchers (a parent's shared memory).
 _FOLLOW_POLL = 0.01
@@ -40,9 +37,9 @@ class MasterSwitchSignal:
         self._condition = threading.Condition()
         self._count = 0
         self._followed: weakref.WeakSet[Counted] = weakref.WeakSet()
-        restart_after_fork(self)
 
-    def _after_fork(self) -> None:
+    def after_fork(self) -> None:
+        """In a forked child: a new condition (the parent's may be held by a thread gone)."""
         # The followed watchers stay: a grandchild follows the same shared memory.
         self._condition = threading.Condition()
 
@@ -76,6 +73,3 @@ class MasterSwitchSignal:
             with self._condition:  # a watcher of this process still rings at once
                 self._condition.wait(min(remaining, _FOLLOW_POLL))
         return True
-
-
-master_switched = MasterSwitchSignal()

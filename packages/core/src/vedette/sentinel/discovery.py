@@ -42,8 +42,8 @@ from vedette.errors import (
     VedetteError,
 )
 from vedette.failures import Failure, classify, permission_denied, scrub, translate
-from vedette.process.fork import restart_after_fork
 from vedette.process.reentry import OwnedLock, called_back, inside
+from vedette.process.state import restart_after_fork
 from vedette.servers.clients import command, redis_client, sentinel_client
 from vedette.servers.role import MASTER, REPLICA, server_role
 

@@ -47,9 +47,8 @@ from vedette.address import Address
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import VedetteError
 from vedette.failures import classify
-from vedette.process.fork import restart_after_fork
 from vedette.process.reentry import OwnedLock
-from vedette.process.switch_signal import master_switched
+from vedette.process.state import restart_after_fork, state
 from vedette.retry import Backoff
 from vedette.sentinel.discovery import Discovery, Topology
 from vedette.sentinel.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
@@ -131,7 +130,7 @@ class FailoverWatcher:
         self._fresh_run()
         self._running_in = 0  # the parent's threads do not exist here
         if self._parent is not None:  # no thread here rings the retries' pauses: they read it
-            master_switched.follow(self)
+            state.switch_signal.follow(self)
             self.discovery.threadless = True  # and its lookups (replicas) start none either
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -596,7 +595,7 @@ class FailoverWatcher:
         if first_master:
             # Not a switch, but news all the same for a retry pausing in a process that started
             # while the master was down (a spawned work horse): it must not sleep its backoff out.
-            master_switched.notify()
+            state.switch_signal.notify()
         if event is not None:
             self._publish(event)
         return event
@@ -605,7 +604,7 @@ class FailoverWatcher:
         level = logging.WARNING if isinstance(event, MasterDown | SentinelLost) else logging.INFO
         logger.log(level, "service %r: %s", event.service, event.describe())
         if isinstance(event, MasterSwitched):
-            master_switched.notify()
+            state.switch_signal.notify()
         self._outbox.put(event)
 
     def _reconcile(self, stopping: threading.Event) -> None:
@@ -668,8 +667,6 @@ class EventStream(Iterator[FailoverEvent]):
         self.close()
 
 
-_shared: dict[SentinelConfig, FailoverWatcher] = {}
-
 # Settings that shape what a client does with the master, not how the service is watched: two
 # configurations that differ only in these (a Celery broker on db 0, its results on db 1 with
 # Celery's 120 s redis_socket_timeout) share one watcher, so that a forked child follows its
@@ -699,11 +696,11 @@ def shared_watcher(config: SentinelConfig) -> FailoverWatcher:
         ...     unsubscribe = watcher.subscribe(on_event)
     """
     key = _watched(config)
-    watcher = _shared.get(key)
+    watcher = state.watchers.get(key)
     if watcher is None:
         # setdefault is one atomic step: racing callers agree on one watcher, without a lock
         # (a lock here could be inherited held by a forked child).
-        watcher = _shared.setdefault(key, FailoverWatcher(key))
+        watcher = state.watchers.setdefault(key, FailoverWatcher(key))
     return watcher
 
 

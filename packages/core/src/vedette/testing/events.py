@@ -28,7 +28,7 @@ import redis
 from vedette.address import Address, AddressLike
 from vedette.client.connection import SentinelPool
 from vedette.config.sentinel_config import SentinelConfig
-from vedette.process.switch_signal import master_switched
+from vedette.process.state import state
 from vedette.sentinel.events import FailoverEvent, MasterSwitched
 from vedette.sentinel.watcher import FailoverWatcher
 from vedette.testing._waiting import wait_until
@@ -133,7 +133,7 @@ class ScriptedWatcher(FailoverWatcher):
 
     def _publish(self, event: FailoverEvent) -> None:
         if isinstance(event, MasterSwitched):
-            master_switched.notify()
+            state.switch_signal.notify()
         with self._lock:
             callbacks, streams = list(self._callbacks), list(self._streams)
         for stream in streams:
