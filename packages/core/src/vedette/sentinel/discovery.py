@@ -8,7 +8,7 @@
    Sentinels wins; a tie goes to the highest config epoch. Once a majority of the known Sentinels
    agree, the others are not waited for.
 3. An answer that names a master this process saw replaced (`Discovery.note_switch`, called by
-   the watcher on every switch) is stale unless its config epoch is newer than the replacement:
+   the watcher on every switch) is stale unless its config epoch is as new as the replacement's:
    right after a failover the Sentinels that lost the election still name the old master for a
    few milliseconds, and a majority of them must not undo a switch already announced.
 4. The winner must say it is a master (``HELLO``'s ``role``, which any ACL user may ask, unlike
@@ -18,32 +18,31 @@
 5. Sentinels named in the answers join the ones asked next time; the configured ones always stay.
    Run ids keep one Sentinel known under two addresses (configured, and reported through NAT)
    from being asked, or counted, twice.
+
+What steps 2, 3 and 5 decide, how a reply is read, and which error a failed lookup raises are
+plain functions over the answers, in `vedette.sentinel.decisions`; this module asks the
+Sentinels (sockets, threads) and checks the master's role (step 4).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 
 from vedette.address import Address
 from vedette.config.sentinel_config import SentinelConfig
-from vedette.errors import (
-    AuthenticationError,
-    MasterNotFoundError,
-    SentinelsUnreachableError,
-    ServiceNotFoundError,
-    VedetteError,
-)
-from vedette.failures import Failure, classify, permission_denied, scrub, translate
+from vedette.errors import MasterNotFoundError, VedetteError
+from vedette.failures import classify, scrub, translate
 from vedette.process.reentry import OwnedLock, called_back, inside
 from vedette.process.state import restart_after_fork
+from vedette.sentinel import decisions
+from vedette.sentinel.decisions import Answer, SwitchMemory, Topology
 from vedette.servers.clients import command, redis_client, sentinel_client
 from vedette.servers.role import MASTER, REPLICA, server_role
 
@@ -51,67 +50,9 @@ __all__ = ["Discovery", "Topology", "discover"]
 
 logger = logging.getLogger("vedette.discovery")
 
-# Flags with which Sentinel marks a replica it does not consider usable; a peer Sentinel is
-# left out only when down: "disconnected" there is the answering Sentinel's own link, often
-# just not (re)connected yet.
-_UNUSABLE_REPLICA = frozenset({"s_down", "o_down", "disconnected"})
-_UNUSABLE_SENTINEL = frozenset({"s_down", "o_down"})
 # What a question raises when `Discovery.close` closes its socket from another thread: redis-py
 # 5.0 lets the closed buffer's ValueError (or the socket's OSError) through unwrapped.
 _CUT_UNDER_US = (OSError, ValueError)
-
-
-@dataclass(frozen=True, slots=True)
-class Topology:
-    """The master of a service as the Sentinels describe it, after NAT and a role check."""
-
-    service_name: str
-    """The service (master) name that was looked up."""
-    master: Address
-    """The verified master."""
-    replicas: tuple[Address, ...]
-    """Replicas the Sentinels consider healthy and in sync with the master."""
-    sentinels: tuple[Address, ...]
-    """Every Sentinel known to monitor the service: those that answered and those they know."""
-    config_epoch: int
-    """The configuration epoch of the answer: it grows by one with every failover."""
-    agreeing: int
-    """How many Sentinels named this master."""
-    asked: int
-    """How many Sentinels were asked."""
-    failover_in_progress: bool = False
-    """Whether a Sentinel that answered reports a failover of this master under way (it is
-    the failover's leader, or tries to become it)."""
-    master_down: bool = False
-    """Whether a Sentinel that names this master flags it objectively down (``o_down``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """One Sentinel's answer, or why it gave none."""
-
-    sentinel: Address
-    sentinel_id: str | None = None
-    master: Address | None = None
-    epoch: int = -1
-    failing_over: bool = False
-    down: bool = False
-    replicas: tuple[Address, ...] = ()
-    peers: tuple[tuple[str, Address], ...] = ()  # (run id, address) of the Sentinels it knows
-    failure: Failure | None = None
-    reason: str = ""
-    monitored: tuple[str, ...] = field(default=())
-    closed: bool = False  # `Discovery.close` cut the question: says nothing of the Sentinel
-
-    @classmethod
-    def cut(cls, sentinel: Address) -> _Answer:
-        """The answer of a question `Discovery.close` cut short."""
-        return cls(sentinel, failure="unreachable", reason="closed while asking", closed=True)
-
-    def describe(self) -> str:
-        if self.master is not None:
-            return f"names {self.master} as master (config epoch {self.epoch})"
-        return self.reason
 
 
 def discover(config: SentinelConfig) -> Topology:
@@ -138,12 +79,10 @@ class Discovery:
         self._learned: tuple[Address, ...] = ()
         self._failing: set[Address] = set()
         self._lock = OwnedLock()
-        self._asking: dict[Address, Future[_Answer]] = {}  # the question in flight, per Sentinel
+        self._asking: dict[Address, Future[Answer]] = {}  # the question in flight, per Sentinel
         self._askers: ThreadPoolExecutor | None = None
         self._closing: Future[None] = Future()  # done by `close`: lookups in flight give up
-        # A master seen replaced -> (its replacement, the newest epoch it was known at then).
-        self._demoted: dict[Address, tuple[Address, int]] = {}
-        self._named: dict[Address, int] = {}  # newest config epoch an answer named each master at
+        self._switches = SwitchMemory()  # written under the lock
         self.threadless = False
         """Ask on the calling thread, one Sentinel after the other, starting no thread: set in
         a forked child that follows its parent's watcher (and so runs no thread of its own)."""
@@ -211,7 +150,7 @@ class Discovery:
         answers = collection.all() if every_sentinel else collection.until_majority()
         tried: dict[Address, str] = {}
         while True:
-            for candidate in _candidates(self._fresh(answers), sentinels):
+            for candidate in decisions.candidates(self._switches.fresh(answers), sentinels):
                 if candidate not in tried:
                     with self._kept(True, candidate, closing) as verifier:
                         problem = self._verify_master(candidate, verifier)
@@ -232,17 +171,19 @@ class Discovery:
         Nothing is recorded but what the topology teaches.
         """
         sentinels = self.sentinels
-        answers: dict[Address, _Answer] = {}
+        answers: dict[Address, Answer] = {}
         for address in sentinels:
             client = sentinel_client(self.config, address)
             try:
                 answers[address] = self._ask_one(address, client)
             finally:
                 client.close()
-            if not every_sentinel and _has_majority(self._fresh(answers).values(), len(sentinels)):
+            if not every_sentinel and decisions.has_majority(
+                self._switches.fresh(answers).values(), len(sentinels)
+            ):
                 break
         tried: dict[Address, str] = {}
-        for candidate in _candidates(self._fresh(answers), sentinels):
+        for candidate in decisions.candidates(self._switches.fresh(answers), sentinels):
             verifier = _verifier(self.config, candidate)
             try:
                 problem = self._verify_master(candidate, verifier)
@@ -256,26 +197,18 @@ class Discovery:
     def note_switch(self, old: Address | None, new: Address) -> None:
         """Record that the master was switched from ``old`` to ``new`` (after NAT).
 
-        From now on an answer naming ``old`` counts only if its config epoch is newer than both
-        what was known of ``old`` then and the newest configuration naming ``new``: the old
-        master may keep saying it is one for seconds, and Sentinels that have not caught up
-        yet still name it.
+        From now on an answer naming ``old`` counts only if its config epoch is newer than what
+        was known of ``old`` then, and no older than the newest configuration naming ``new``:
+        the old master may keep saying it is one for seconds, and Sentinels that have not caught
+        up yet still name it.
         """
         with self._lock:
-            if old is not None and old != new:
-                self._demoted[old] = (new, self._named.get(old, -1))
-            self._demoted.pop(new, None)
+            self._switches.note_switch(old, new)
 
     def is_stale(self, master: Address, epoch: int) -> bool:
         """Whether naming ``master`` at config ``epoch`` is older than a switch seen since."""
-        demoted = self._demoted.get(master)
-        if demoted is None:
-            return False
-        replacement, known = demoted
-        if epoch <= known:
-            return True
-        newest = self._named.get(replacement)
-        return newest is None or epoch < newest  # its replacement's epoch unknown yet: stale
+        # Not under the lock: a lookup called back on a thread inside Vedette takes no lock.
+        return self._switches.is_stale(master, epoch)
 
     def close(self) -> None:
         """Close every connection and stop the asking threads.
@@ -328,7 +261,7 @@ class Discovery:
             if closing.done():
                 client.close()
 
-    def _ask(self, address: Address, closing: Future[None]) -> Future[_Answer]:
+    def _ask(self, address: Address, closing: Future[None]) -> Future[Answer]:
         """The answer of one Sentinel, asked now unless a question to it is still in flight."""
         with self._lock:
             future = self._asking.get(address)
@@ -342,7 +275,7 @@ class Discovery:
                 self._asking[address] = future
             return future
 
-    def _ask_pooled(self, address: Address, closing: Future[None]) -> _Answer:
+    def _ask_pooled(self, address: Address, closing: Future[None]) -> Answer:
         """One Sentinel's answer, on the connection kept for it (an asking thread runs this)."""
         try:
             with self._kept(False, address, closing) as client:
@@ -350,10 +283,10 @@ class Discovery:
         except Exception:
             if not closing.done():
                 raise
-            return _Answer.cut(address)  # `close` cut the connection under it (see `_discover`)
-        return _Answer.cut(address) if answer.failure and closing.done() else answer
+            return Answer.cut(address)  # `close` cut the connection under it (see `_discover`)
+        return Answer.cut(address) if answer.failure and closing.done() else answer
 
-    def _ask_one(self, address: Address, client: redis.Redis) -> _Answer:
+    def _ask_one(self, address: Address, client: redis.Redis) -> Answer:
         """One Sentinel's answer about the service; never raises for a network or reply problem."""
         name = self.config.service_name
         try:
@@ -375,71 +308,40 @@ class Discovery:
                 reason = scrub(str(error))
             elif failure == "tls":
                 reason = f"Sentinel {address}: {reason}"
-            return _Answer(address, failure=failure, reason=reason)
+            return Answer(address, failure=failure, reason=reason)
         except _CUT_UNDER_US:
-            return _Answer.cut(address)
+            return Answer.cut(address)
         sentinel_id = myid if isinstance(myid, str) else None
-        return self._parse(address, sentinel_id, _fields(master), replicas, others)
-
-    def _parse(
-        self,
-        address: Address,
-        sentinel_id: str | None,
-        master: dict[str, str],
-        replicas: list[list[str]],
-        others: list[list[str]],
-    ) -> _Answer:
-        seen_others = int(master.get("num-other-sentinels", "0"))
-        if seen_others < self.config.min_other_sentinels:
-            return _Answer(
-                address,
-                failure="error",
-                reason=f"ignored: sees {seen_others} other Sentinels, fewer than "
-                f"min_other_sentinels={self.config.min_other_sentinels}",
-            )
-        return _Answer(
+        return decisions.parse_answer(
             address,
-            sentinel_id=sentinel_id,
-            master=self._reported(master),
-            epoch=int(master.get("config-epoch", "0")),
-            failing_over="failover_in_progress" in master.get("flags", "").split(","),
-            down="o_down" in master.get("flags", "").split(","),
-            replicas=tuple(
-                self._reported(entry)
-                for entry in map(_fields, replicas)
-                if _usable(entry, _UNUSABLE_REPLICA) and entry.get("master-link-status") == "ok"
-            ),
-            peers=tuple(
-                (entry.get("runid", ""), self._reported(entry))
-                for entry in map(_fields, others)
-                if _usable(entry, _UNUSABLE_SENTINEL)
-            ),
+            sentinel_id,
+            master,
+            replicas,
+            others,
+            translate=self.config.nat.translate,
+            min_other_sentinels=self.config.min_other_sentinels,
         )
 
-    def _reported(self, entry: dict[str, str]) -> Address:
-        return self.config.nat.translate(Address(entry["ip"], int(entry["port"])))
-
-    def _unknown_service(self, address: Address, client: redis.Redis) -> _Answer:
+    def _unknown_service(self, address: Address, client: redis.Redis) -> Answer:
         try:
             masters = command(client, "SENTINEL", "MASTERS")
-            monitored = tuple(sorted(_fields(entry)["name"] for entry in masters))
+            monitored = tuple(sorted(decisions.fields(entry)["name"] for entry in masters))
         except redis.RedisError:
             monitored = ()
         listed = ", ".join(map(repr, monitored)) or "nothing"
-        return _Answer(
+        return Answer(
             address,
             failure="unknown_service",
             reason=f"does not monitor {self.config.service_name!r} (it monitors {listed})",
             monitored=monitored,
         )
 
-    def _note(self, answer: _Answer) -> None:
+    def _note(self, answer: Answer) -> None:
         """Take an answer in; log a Sentinel going bad or coming back, once per change."""
         if answer.closed:
             return
         with self._lock:
-            if answer.master is not None:
-                self._named[answer.master] = max(answer.epoch, self._named.get(answer.master, -1))
+            self._switches.note_answer(answer)
             was_failing = answer.sentinel in self._failing
             if answer.failure is None:
                 self._failing.discard(answer.sentinel)
@@ -492,97 +394,31 @@ class Discovery:
         return None
 
     def _topology(
-        self, master: Address, answers: dict[Address, _Answer], sentinels: Sequence[Address]
+        self, master: Address, answers: dict[Address, Answer], sentinels: Sequence[Address]
     ) -> Topology:
-        agreeing = [answer for answer in answers.values() if answer.master == master]
-        # The same Sentinel may be configured under one address and reported (after NAT) under
-        # another: run ids tell, so no Sentinel is asked, or counted, twice.
-        answered_ids = {answer.sentinel_id for answer in answers.values() if answer.sentinel_id}
-        known = dict.fromkeys(answer.sentinel for answer in agreeing)
-        for answer in agreeing:
-            for run_id, address in answer.peers:
-                if run_id not in answered_ids:
-                    known[address] = None
-        self._learned = tuple(address for address in known if address not in self.config.sentinels)
-        epoch = max(answer.epoch for answer in agreeing)
-        return Topology(
+        """The topology of the verified ``master``; the Sentinels it teaches are asked next."""
+        topology, self._learned = decisions.topology(
+            master,
+            answers,
             service_name=self.config.service_name,
-            master=master,
-            replicas=tuple(sorted(agreeing[0].replicas)),  # one order: connections alternate
-            sentinels=tuple(known),
-            config_epoch=epoch,
-            agreeing=len(agreeing),
-            asked=len(sentinels),
-            failover_in_progress=any(answer.failing_over for answer in answers.values()),
-            master_down=any(answer.down for answer in agreeing),
+            sentinels=sentinels,
+            configured=self.config.sentinels,
         )
+        return topology
 
-    def _fresh(self, answers: dict[Address, _Answer]) -> dict[Address, _Answer]:
-        """The answers that do not name a master this process saw replaced since."""
-        return {
-            address: answer
-            for address, answer in answers.items()
-            if answer.master is None or not self.is_stale(answer.master, answer.epoch)
-        }
-
-    def _failure(self, answers: dict[Address, _Answer], tried: dict[Address, str]) -> Exception:
-        name = self.config.service_name
-        described = {str(address): answer.describe() for address, answer in answers.items()}
-        if tried:
-            problems = "; ".join(f"{address} {problem}" for address, problem in tried.items())
-            return MasterNotFoundError(
-                f"the Sentinels name a master for {name!r} that is not usable: {problems}",
-                service_name=name,
-                answers=described,
-            )
-        reachable = [answer for answer in answers.values() if answer.failure != "unreachable"]
-        if reachable and all(answer.failure == "auth" for answer in reachable):
-            return AuthenticationError(
-                ", ".join(answer.reason for answer in reachable)
-                + "; check sentinel_username and sentinel_password"
-            )
-        if reachable and all(answer.failure == "tls" for answer in reachable):
-            return AuthenticationError(", ".join(answer.reason for answer in reachable))
-        if reachable and all(answer.failure == "permission" for answer in reachable):
-            refusing = ", ".join(str(answer.sentinel) for answer in reachable)
-            return permission_denied(
-                reachable[0].reason, f"Sentinel {refusing}", setting="sentinel_username"
-            )
-        if reachable and all(answer.failure == "unknown_service" for answer in reachable):
-            monitored = tuple(sorted({n for answer in reachable for n in answer.monitored}))
-            listed = ", ".join(map(repr, monitored)) or "nothing"
-            return ServiceNotFoundError(
-                f"no Sentinel monitors a service named {name!r}; they monitor {listed}",
-                service_name=name,
-                answers=described,
-                monitored=monitored,
-            )
-        if not reachable:
-            return SentinelsUnreachableError(
-                f"no Sentinel of {name!r} could be reached", service_name=name, answers=described
-            )
-        stale = {str(a.master) for a in answers.values() if a.master is not None}
-        if stale:
-            return MasterNotFoundError(
-                f"the Sentinels that answered still name {', '.join(sorted(stale))} as master of "
-                f"{name!r}, which this process saw replaced: they have not caught up yet",
-                service_name=name,
-                answers=described,
-            )
-        return MasterNotFoundError(
-            f"no Sentinel named a master for {name!r}", service_name=name, answers=described
-        )
+    def _failure(self, answers: dict[Address, Answer], tried: dict[Address, str]) -> Exception:
+        return decisions.no_master_error(answers, tried, service_name=self.config.service_name)
 
 
 class _Collection:
     """The answers of one lookup, as the asking threads deliver them."""
 
-    def __init__(self, discovery: Discovery, asked: dict[Address, Future[_Answer]]) -> None:
+    def __init__(self, discovery: Discovery, asked: dict[Address, Future[Answer]]) -> None:
         self._discovery = discovery
         self._pending = {future: address for address, future in asked.items()}
         self._closing = discovery._closing
         self._asked = len(asked)
-        self._answers: dict[Address, _Answer] = {}
+        self._answers: dict[Address, Answer] = {}
         config = discovery.config
         # Connect, then read: the worst a Sentinel can cost; a small margin for scheduling.
         budget = config.sentinel_connect_timeout + config.sentinel_socket_timeout + 0.1
@@ -592,18 +428,18 @@ class _Collection:
     def finished(self) -> bool:
         return not self._pending or time.monotonic() >= self._deadline
 
-    def until_majority(self) -> dict[Address, _Answer]:
+    def until_majority(self) -> dict[Address, Answer]:
         """Answers until a majority agree on a master, everyone answered, or time is up."""
         return self._collect(stop_at_majority=True)
 
-    def all(self) -> dict[Address, _Answer]:
+    def all(self) -> dict[Address, Answer]:
         """Answers until everyone answered or time is up; silent Sentinels count as unreachable."""
         return self._collect(stop_at_majority=False)
 
-    def _collect(self, *, stop_at_majority: bool) -> dict[Address, _Answer]:
+    def _collect(self, *, stop_at_majority: bool) -> dict[Address, Answer]:
         while self._pending:
-            fresh = self._discovery._fresh(self._answers)
-            if stop_at_majority and _has_majority(fresh.values(), self._asked):
+            fresh = self._discovery._switches.fresh(self._answers)
+            if stop_at_majority and decisions.has_majority(fresh.values(), self._asked):
                 return dict(self._answers)
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
@@ -612,7 +448,7 @@ class _Collection:
             done, _ = wait(waited, timeout=remaining, return_when=FIRST_COMPLETED)
             if self._closing in done:
                 for address in self._pending.values():
-                    closed = _Answer.cut(address)
+                    closed = Answer.cut(address)
                     self._answers[address] = closed
                 self._pending = {}
                 break
@@ -620,13 +456,13 @@ class _Collection:
                 address = self._pending.pop(future)
                 # Cancelled: Discovery.close() while asking. Otherwise _ask_pooled raises only for
                 # a bug or strict NAT.
-                answer = _Answer.cut(address) if future.cancelled() else future.result()
+                answer = Answer.cut(address) if future.cancelled() else future.result()
                 self._discovery._note(answer)
                 self._answers[answer.sentinel] = answer
         if self._pending:
             self._deadline = 0.0
             for address in self._pending.values():
-                silent = _Answer(address, failure="unreachable", reason="no answer in time")
+                silent = Answer(address, failure="unreachable", reason="no answer in time")
                 self._discovery._note(silent)
                 self._answers[address] = silent
             self._pending = {}
@@ -636,41 +472,3 @@ class _Collection:
 def _verifier(config: SentinelConfig, address: Address) -> redis.Redis:
     """A connection to ask a master candidate its role (RESP2: one shape of reply)."""
     return redis_client(config, address, protocol=2)
-
-
-def _fields(reply: Iterable[str]) -> dict[str, str]:
-    """Sentinel's flat ``[key, value, key, value ...]`` reply as a dict."""
-    items = list(reply)
-    return dict(zip(items[::2], items[1::2], strict=True))
-
-
-def _usable(entry: dict[str, str], unusable: frozenset[str]) -> bool:
-    return not unusable.intersection(entry.get("flags", "").split(","))
-
-
-def _has_majority(answers: Iterable[_Answer], asked: int) -> bool:
-    votes: dict[Address, int] = {}
-    for answer in answers:
-        if answer.master is not None:
-            votes[answer.master] = votes.get(answer.master, 0) + 1
-    return any(count * 2 > asked for count in votes.values())
-
-
-def _candidates(answers: dict[Address, _Answer], sentinels: Sequence[Address]) -> list[Address]:
-    """Masters to try, best first: most votes, then highest epoch; then only newer epochs."""
-    groups: dict[Address, list[_Answer]] = {}
-    for answer in answers.values():
-        if answer.master is not None:
-            groups.setdefault(answer.master, []).append(answer)
-    if not groups:
-        return []
-
-    def epoch(master: Address) -> int:
-        return max(answer.epoch for answer in groups[master])
-
-    def first_asker(master: Address) -> int:
-        return min(sentinels.index(answer.sentinel) for answer in groups[master])
-
-    ranked = sorted(groups, key=lambda m: (-len(groups[m]), -epoch(m), first_asker(m)))
-    best = ranked[0]
-    return [best, *(master for master in ranked[1:] if epoch(master) > epoch(best))]

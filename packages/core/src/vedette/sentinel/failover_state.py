@@ -23,7 +23,7 @@ from typing import Literal
 from vedette.address import Address
 from vedette.config.nat import AddressMap
 from vedette.errors import VedetteError
-from vedette.sentinel.discovery import Topology
+from vedette.sentinel.decisions import Topology
 from vedette.sentinel.events import (
     FailoverAborted,
     FailoverEvent,
