@@ -25,6 +25,11 @@ and a dispatcher that calls the callbacks in order (a slow callback delays other
 the listeners). All are daemon threads named ``vedette-watcher-...``; `close` cuts their
 connections and joins them, in milliseconds. A listener never dies silently: every error is
 logged and followed by a reconnection with jittered backoff.
+
+This module holds the watcher's lifecycle, its reconciler and dispatcher, what news does to its
+`FailoverState`, and what users read; the listeners live in `vedette.sentinel.listeners`, the
+following of a parent's watcher in `vedette.sentinel.parent_view`, and `EventStream` in
+`vedette.sentinel.event_stream`.
 """
 
 from __future__ import annotations
@@ -36,25 +41,23 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, TypeVar
 
-import redis
-
 from vedette.address import Address
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import VedetteError
-from vedette.failures import classify
 from vedette.process.reentry import OwnedLock
 from vedette.process.state import restart_after_fork, state
-from vedette.retry import Backoff
 from vedette.sentinel.discovery import Discovery, Topology
+from vedette.sentinel.event_stream import EventStream
 from vedette.sentinel.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
 from vedette.sentinel.failover_state import FailoverState, parse_notice
+from vedette.sentinel.listeners import Listeners
+from vedette.sentinel.parent_view import ParentView
 from vedette.sentinel.shared_view import SharedView, View
-from vedette.servers.clients import sentinel_client
 
 __all__ = ["EventStream", "FailoverWatcher", "shared_watcher"]
 
@@ -63,11 +66,6 @@ logger = logging.getLogger("vedette.watcher")
 Callback = Callable[[FailoverEvent], object]
 W = TypeVar("W", bound="FailoverWatcher")
 
-# A listener PINGs its Sentinel when it heard nothing for this long, and gives the connection up
-# when the answer takes longer than the Sentinel socket timeout on top.
-_HEARTBEAT = 1.0
-# How long a listener blocks waiting for a message between checks that it should stop.
-_POLL = 0.5
 # Reconciliation pace while a promotion is under way: its end must not depend on one message.
 _PROMOTION_RECONCILE = 0.5
 # How long close() waits for each thread; they are cut loose first, so this is a safety net.
@@ -101,8 +99,7 @@ class FailoverWatcher:
         self._users = 0  # start() calls not yet matched by close()
         self._running_in = 0  # pid whose threads are running (0: none)
         self._view = SharedView()  # what this process's watcher knows, for its children
-        self._parent: SharedView | None = None  # in a forked child: the parent's view
-        self._last_view: View | None = None  # what was last read there
+        self._parent = ParentView(self.discovery)  # in a forked child: the parent's watcher
         self._fresh_run()
         restart_after_fork(self)
 
@@ -117,19 +114,17 @@ class FailoverWatcher:
         self._outbox: queue.Queue[FailoverEvent | None] = queue.Queue()
         self._reconcile_now = threading.Event()
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._listeners: dict[Address, threading.Thread] = {}
-        # Each listener's client and subscription, to cut.
-        self._subscribers: dict[Address, tuple[redis.Redis, redis.client.PubSub]] = {}
+        self._threads: list[threading.Thread] = []  # the reconciler and the dispatcher
+        self._listeners = Listeners(self.config, self._lock)
 
     def _after_fork(self) -> None:
         if self._running_in:  # it ran in the parent: follow what the parent knows
-            self._parent = self._view
+            self._parent.follow(self._view)
             self._state.forget_failover()  # the parent's page says whether one is under way
         self._view = SharedView()
         self._fresh_run()
         self._running_in = 0  # the parent's threads do not exist here
-        if self._parent is not None:  # no thread here rings the retries' pauses: they read it
+        if self._parent.page is not None:  # no thread here rings the retries' pauses: they read it
             state.switch_signal.follow(self)
             self.discovery.threadless = True  # and its lookups (replicas) start none either
 
@@ -185,15 +180,11 @@ class FailoverWatcher:
             self._stopping.set()
             self._reconcile_now.set()
             self._outbox.put(None)
-            subscribers = list(self._subscribers.values())
-            threads, self._threads, self._listeners = list(self._threads), [], {}
+            listeners, clients = self._listeners.forget()
+            threads, self._threads = [*self._threads, *listeners], []
             streams, self._streams = self._streams, []
             self._changed.notify_all()
-        for client, _ in subscribers:
-            # Also reaches a connection in its handshake (to a frozen Sentinel, say): redis-py
-            # shuts down the sockets of in-use connections too. A listener dialling again
-            # (redis-py 8.2's PubSub does after a read error) gives up before its handshake.
-            client.connection_pool.disconnect()
+        Listeners.cut(clients)
         self.discovery.close()
         if running:
             for thread in threads:
@@ -246,7 +237,7 @@ class FailoverWatcher:
 
         What a connection compares before each command: one read when nothing happened.
         """
-        if self._parent is None:
+        if self._parent.page is None:
             return self._version
         view = self._following()
         if view is None:
@@ -260,13 +251,13 @@ class FailoverWatcher:
         Nothing cuts such a child's connections when the master switches: they look for the
         switch themselves while they wait (`vedette.client.master`).
         """
-        return self._parent is not None
+        return self._parent.page is not None
 
     @property
     def sentinels(self) -> tuple[Address, ...]:
         """Every Sentinel watched: the configured ones and those learnt from discovery."""
         with self._lock:
-            return tuple(self._listeners)
+            return self._listeners.addresses
 
     def wait_for_master(self, timeout: float) -> Address | None:
         """Wait up to ``timeout`` seconds until a master is known; return it (or None)."""
@@ -284,7 +275,7 @@ class FailoverWatcher:
     def wait_until_not_promoting(self, end: float) -> None:
         """Block while a promotion is under way, until the monotonic time ``end`` at most."""
         while self.promoting and time.monotonic() < end:
-            if self._parent is not None:
+            if self._parent.page is not None:
                 time.sleep(0.01)  # the parent's watcher changes the page: nothing to wait on
                 continue
             with self._changed:
@@ -308,7 +299,7 @@ class FailoverWatcher:
         """
         with self._lock:
             self._callbacks.append(callback)
-        if self._parent is not None and not follow_parent:
+        if self._parent.page is not None and not follow_parent:
             self._stop_following()
             self.ensure_running()
 
@@ -341,25 +332,18 @@ class FailoverWatcher:
     def _following(self) -> View | None:
         """The parent's view, while this is a forked child following it; else None."""
         parent = self._parent
-        if parent is None:
+        if parent.page is None:
             return None
         view = parent.read()
         if view is None:  # the parent's watcher stopped, or the parent is gone
             self._stop_following()
-            return None
-        last = self._last_view
-        if last is not None and view.switches != last.switches and view.master is not None:
-            # So that this process's own lookups refuse the replaced master too.
-            self.discovery.note_switch(last.master, view.master)
-        self._last_view = view
         return view
 
     def _stop_following(self) -> None:
         """Carry on from the parent's last view, with this process's own watcher from now on."""
-        parent, self._parent = self._parent, None
+        last = self._parent.stop()
         self.discovery.threadless = False
-        last = self._last_view
-        if parent is not None and last is not None:
+        if last is not None:
             with self._lock:
                 self._state.master, self._state.switches = last.master, last.switches
                 # Past every version read from the parent: connections notice the change.
@@ -431,77 +415,7 @@ class FailoverWatcher:
         self._reconcile_loop(stopping)
 
     def _watch(self, address: Address, stopping: threading.Event) -> None:
-        with self._lock:
-            if address in self._listeners or stopping.is_set():
-                return
-            thread = self._listeners[address] = self._thread(
-                f"listener-{address}", self._listen, address, stopping
-            )
-        thread.start()
-
-    def _listen(self, address: Address, stopping: threading.Event) -> None:
-        """One Sentinel's notifications, for as long as the watcher runs."""
-        pauses = Backoff.from_config(self.config).delays()
-
-        def handshake_unless_stopping(connection: Any) -> None:
-            # Runs once the socket is in place, where `close` can shut it down: a handshake
-            # begun before the stop is cut short, and none begins after it (one to a frozen
-            # Sentinel would hold the listener, and `close`, for its socket timeout).
-            if stopping.is_set():
-                raise redis.ConnectionError("the watcher is closed")
-            connection.on_connect()
-
-        while not stopping.is_set():
-            client = sentinel_client(
-                self.config,
-                address,
-                socket_keepalive=True,
-                redis_connect_func=handshake_unless_stopping,
-            )
-            pubsub = client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]
-            with self._lock:
-                if stopping.is_set():
-                    break
-                self._subscribers[address] = (client, pubsub)
-            try:
-                pubsub.psubscribe("*")
-                self._receive(address, pubsub, stopping)
-            except Exception as error:
-                if stopping.is_set():
-                    break
-                if self._state.sentinel_up(address):  # it was listening: back off from the start
-                    pauses = Backoff.from_config(self.config).delays()
-                reason = classify(error)[1] if isinstance(error, redis.RedisError) else repr(error)
-                self._sentinel_state(address, up=False, reason=reason)
-                stopping.wait(next(pauses))
-            finally:
-                with self._lock:
-                    held = self._subscribers.get(address)
-                    if held is not None and held[0] is client:
-                        del self._subscribers[address]
-                pubsub.close()
-                client.close()
-
-    def _receive(
-        self, address: Address, pubsub: redis.client.PubSub, stopping: threading.Event
-    ) -> None:
-        heard = pinged = time.monotonic()
-        silence_limit = _HEARTBEAT + self.config.sentinel_socket_timeout
-        while not stopping.is_set():
-            message = pubsub.get_message(timeout=min(_POLL, _HEARTBEAT))
-            now = time.monotonic()
-            if message is not None:
-                heard = now
-                if message["type"] == "pmessage":
-                    self._on_notification(address, message["channel"], message["data"])
-                elif message["type"] == "psubscribe":  # confirmed: only now is it listening
-                    self._sentinel_state(address, up=True)
-                    self._reconcile_now.set()
-            elif now - heard > silence_limit:
-                raise redis.TimeoutError(f"no reply to PING in {silence_limit:g} s")
-            if now - max(heard, pinged) >= _HEARTBEAT:
-                pubsub.ping()
-                pinged = now
+        self._listeners.watch(address, stopping, _Heard(self))
 
     def _reconcile_loop(self, stopping: threading.Event) -> None:
         while not stopping.is_set():
@@ -570,7 +484,7 @@ class FailoverWatcher:
     def _all_lost(self) -> bool:
         """Whether every Sentinel watched has been tried and is unreachable."""
         with self._lock:
-            watched = list(self._listeners)
+            watched = self._listeners.addresses
         return bool(watched) and all(self._state.sentinel_up(a) is False for a in watched)
 
     def _apply(self, change: Callable[[datetime], FailoverEvent | None]) -> FailoverEvent | None:
@@ -625,46 +539,27 @@ class FailoverWatcher:
         self._learn(topology, complete=failing_over, since=version)
 
 
-class EventStream(Iterator[FailoverEvent]):
-    """A blocking iterator over a watcher's events; see `FailoverWatcher.events`.
+class _Heard:
+    """The watcher as its listeners see it (a `vedette.sentinel.listeners.ListenerOwner`).
 
-    It ends when the watcher closes, when `close` is called, or after ``timeout`` seconds
-    without an event.
+    One per listener, held by its thread while it runs (as the thread's bound method did): one
+    kept by the watcher would make a reference cycle, and a watcher nobody uses would wait for
+    the garbage collector to be freed.
     """
 
-    def __init__(self, watcher: FailoverWatcher, timeout: float | None) -> None:
+    __slots__ = ("_watcher",)
+
+    def __init__(self, watcher: FailoverWatcher) -> None:
         self._watcher = watcher
-        self._timeout = timeout
-        self._inbox: queue.Queue[FailoverEvent | None] = queue.Queue()
 
-    def _put(self, event: FailoverEvent) -> None:
-        self._inbox.put(event)
+    def on_notice(self, sentinel: Address, channel: str, payload: str) -> None:
+        self._watcher._on_notification(sentinel, channel, payload)
 
-    def _finish(self) -> None:
-        self._inbox.put(None)
+    def on_sentinel(self, sentinel: Address, *, up: bool, reason: str = "") -> None:
+        self._watcher._sentinel_state(sentinel, up=up, reason=reason)
 
-    def __iter__(self) -> EventStream:
-        return self
-
-    def __next__(self) -> FailoverEvent:
-        try:
-            event = self._inbox.get(timeout=self._timeout)
-        except queue.Empty:
-            event = None
-        if event is None:
-            self.close()
-            raise StopIteration
-        return event
-
-    def close(self) -> None:
-        """Stop receiving events."""
-        self._watcher._forget(self)
-
-    def __enter__(self) -> EventStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def reconcile_soon(self) -> None:
+        self._watcher._reconcile_now.set()
 
 
 # Settings that shape what a client does with the master, not how the service is watched: two
