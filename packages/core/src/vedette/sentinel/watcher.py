@@ -161,7 +161,13 @@ class FailoverWatcher:
             self._reconcile_now.set()
             self._outbox = queue.Queue()
             reconciler = self._thread("reconciler", self._run)
-        reconciler.start()
+        try:
+            reconciler.start()
+        except RuntimeError:  # at interpreter exit before sys.is_finalizing() (atexit, 3.12)
+            with self._lock:
+                self._running_in = 0
+                self._publish_view(running=False)
+                self._threads.remove(reconciler)
 
     def close(self) -> None:
         """Let go of the watcher; when nobody holds it, stop every thread and connection.
