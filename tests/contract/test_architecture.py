@@ -3,9 +3,9 @@
 The core's units, lowest first (a unit imports only units below it, and itself):
 
 - ``errors``, ``address``: Vedette's exceptions, and a server's address.
-- ``failures``: what an error means (kind, retried or not, a failover or not).
 - ``config``: what the user wrote (no socket, no thread).
 - ``process``: what exists once per process (fork, finalizers, the switch signal).
+- ``failures``: what an error means (kind, retried or not, a failover or not).
 - ``retry``: retrying through a failover.
 - ``servers``: reaching one Redis or Sentinel server.
 - ``sentinel``: asking the Sentinels, and hearing them.
@@ -37,9 +37,9 @@ CORE = ROOT / "packages/core/src/vedette"
 CORE_LAYERS = (
     "errors",
     "address",
-    "failures",
     "config",
     "process",
+    "failures",
     "retry",
     "servers",
     "sentinel",

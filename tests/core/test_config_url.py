@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import vedette
 from vedette import Address, AddressMap, ConfigurationError, SentinelConfig
 
 
@@ -162,3 +163,80 @@ def test_errors_never_echo_credentials() -> None:
     with pytest.raises(ConfigurationError) as caught:
         SentinelConfig.from_url("alice:hunter2@h/m")
     assert "hunter2" not in str(caught.value)
+
+
+def test_options_read_with_a_url_fill_what_the_url_leaves_at_its_default() -> None:
+    config = SentinelConfig.from_url(
+        "redis+sentinel://h1,h2/mymaster/2?socket_timeout=3",
+        {"master_name": "mymaster", "socket_timeout": 3, "sentinel_kwargs": {"password": "s"}},
+    )
+    assert (config.service_name, config.db, config.socket_timeout) == ("mymaster", 2, 3.0)
+    assert config.sentinel_password == "s"
+
+
+def test_an_option_that_disagrees_with_the_url_names_both_settings() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        SentinelConfig.from_url(
+            "redis+sentinel://h1/mymaster/2",
+            {"db": 3},
+            setting="broker_url",
+            options_setting="broker_transport_options",
+        )
+    assert str(caught.value) == (
+        "broker_transport_options: db: conflicts with broker_url: both set db, to different values"
+    )
+
+
+def test_errors_in_options_read_with_a_url_name_the_options_setting() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        SentinelConfig.from_url(
+            "redis+sentinel://h1/m", {"sentinel_kwargs": {"port": 1}}, options_setting="opts"
+        )
+    assert caught.value.setting == "opts: sentinel_kwargs['port']"
+    with pytest.raises(ConfigurationError) as caught:
+        SentinelConfig.from_url("redis+sentinel://h1/m", {"socket_timeot": 1}, options_setting="o")
+    assert caught.value.setting == "o: socket_timeot"
+    assert "socket_timeout" in str(caught.value)  # did you mean
+
+
+def test_errors_in_a_named_url_name_its_setting_and_the_part() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        SentinelConfig.from_url("redis+sentinel://h1/m?socket_timeout=x", setting="broker_url")
+    assert caught.value.setting == "broker_url (socket_timeout)"
+    with pytest.raises(ConfigurationError) as caught:
+        SentinelConfig.from_url("redis://h1/m", setting="broker_url")
+    assert caught.value.setting == "broker_url"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis+sentinel://app:s3cret@h1,h2/m/0", "redis+sentinel://***:***@h1,h2/m/0"),
+        ("redis+sentinel://:s3cret@h1/m", "redis+sentinel://:***@h1/m"),
+        ("redis+sentinel://app@h1/m", "redis+sentinel://***@h1/m"),
+        (
+            "redis-sentinel://h1/m/0?sentinel_password=hush&socket_timeout=2",
+            "redis-sentinel://h1/m/0?sentinel_password=***&socket_timeout=2",
+        ),
+        (
+            "redis+sentinel://h1/m?SENTINEL_USERNAME=u",
+            "redis+sentinel://h1/m?SENTINEL_USERNAME=***",
+        ),
+        ("app:s3cret@h1/m", "***"),
+        ("redis+sentinel://h1/m", "redis+sentinel://h1/m"),
+    ],
+)
+def test_a_redacted_url_shows_what_is_set_never_its_value(url: str, shown: str) -> None:
+    assert vedette.redact_url(url) == shown
+
+
+def test_config_from_takes_a_config_or_reads_a_url() -> None:
+    config = SentinelConfig(sentinels=["h1"], service_name="m")
+    assert vedette.config_from(config) is config
+    assert vedette.config_from("redis+sentinel://h1/m") == config
+    with pytest.raises(ConfigurationError, match=r"^url_or_config: expected"):
+        vedette.config_from(42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"^broker: expected"):
+        vedette.config_from(42, setting="broker")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"^broker \(sentinels\)"):
+        vedette.config_from("redis+sentinel:///m", setting="broker")

@@ -8,45 +8,10 @@ import pytest
 import redis
 
 import vedette
-from vedette import Backoff, FailoverTimeout, ensure_call, ensured, is_retryable
+from vedette import Backoff, FailoverTimeout, ensure_call, ensured
 from vedette.process.state import state
 from vedette.process.switch_signal import MasterSwitchSignal
 from vedette.testing._process import free_ports
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        redis.ConnectionError("Connection refused"),
-        redis.TimeoutError("Timeout reading from socket"),
-        redis.ReadOnlyError("You can't write against a read only replica."),
-        redis.BusyLoadingError("Redis is loading the dataset in memory"),
-        redis.ResponseError("MASTERDOWN Link with MASTER is down"),
-        redis.ResponseError("UNBLOCKED force unblock from blocking operation"),
-        vedette.MasterNotFoundError("failover", service_name="s", answers={}),
-        vedette.SentinelsUnreachableError("gone", service_name="s", answers={}),
-    ],
-    ids=type,
-)
-def test_retryable(error: Exception) -> None:
-    assert is_retryable(error)
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        redis.AuthenticationError("invalid password"),  # a ConnectionError in redis-py
-        redis.exceptions.MaxConnectionsError("Too many connections"),
-        redis.ResponseError("ERR unknown command 'FOO'"),
-        redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind of value"),
-        vedette.ServiceNotFoundError("typo", service_name="s", answers={}, monitored=()),
-        vedette.AuthenticationError("refused"),
-        ValueError("bug"),
-    ],
-    ids=type,
-)
-def test_not_retryable(error: Exception) -> None:
-    assert not is_retryable(error)
 
 
 def failing(times: int, error: Exception, calls: list[float]) -> Callable[[int], int]:

@@ -16,7 +16,7 @@ from vedette_celery.backend import ResultBackend
 from vedette_celery.dispatch import CeleryDispatcher
 from vedette_celery.registration import register
 from vedette_celery.retrying import ensure_redis_call
-from vedette_celery.settings import CelerySettings, split
+from vedette_celery.settings import CelerySettings, celery_url, split
 from vedette_celery.transport import Channel, Transport
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "register",
     # Settings
     "CelerySettings",
+    "celery_url",
     "split",
     # Broker
     "Channel",

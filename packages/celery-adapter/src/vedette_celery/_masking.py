@@ -21,8 +21,8 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import unquote
 
+import vedette
 from vedette_celery.settings import SCHEMES
 
 __all__ = [
@@ -43,31 +43,12 @@ _CREDENTIAL = re.compile("password|username", re.IGNORECASE)
 
 
 def mask_url(url: str, mask: str = "**") -> str:
-    """``url`` with its user name, password and credential options replaced by ``mask``.
+    """``url`` with its user name, password and credential options read ``mask``.
 
-    ``redis-sentinel://app:s3cret@h1,h2/mymaster/0?sentinel_password=hush`` reads
-    ``redis-sentinel://**:**@h1,h2/mymaster/0?sentinel_password=**``: what is set stays visible,
-    never its value. The URL is cut up as the core reads it, so a part the core would take for
-    a credential is masked whatever characters it holds.
+    `vedette.redact_url` with kombu's mask: ``redis-sentinel://app:s3cret@h1/m/0?sentinel_password=x``
+    reads ``redis-sentinel://**:**@h1/m/0?sentinel_password=**``.
     """
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return url
-    rest, question, query = rest.partition("?")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, hosts = netloc.rpartition("@")
-    if at:
-        user, colon, _ = userinfo.partition(":")
-        netloc = f"{mask if user else ''}{colon and ':' + mask}@{hosts}"
-    if query:
-        query = "&".join(_mask_option(part, mask) for part in query.split("&"))
-    return f"{scheme}{separator}{netloc}{slash}{path}{question}{query}"
-
-
-def _mask_option(part: str, mask: str) -> str:
-    """One ``name=value`` of a query, its value masked if the name is a credential's."""
-    name, equals, _ = part.partition("=")
-    return f"{name}={mask}" if equals and _CREDENTIAL.search(unquote(name)) else part
+    return vedette.redact_url(url, mask)
 
 
 def mask_options(options: Mapping[Any, Any], mask: str = "**") -> dict[Any, Any]:

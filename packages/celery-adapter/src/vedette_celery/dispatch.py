@@ -12,14 +12,9 @@ from __future__ import annotations
 from celery import Celery
 
 from vedette.schedule import Dispatcher, Run
+from vedette_celery.settings import celery_url
 
 __all__ = ["CeleryDispatcher", "dispatcher"]
-
-# The core's Sentinel schemes, and Celery's (kombu splits a scheme at "+").
-_SCHEMES = (
-    ("redis+sentinel://", "redis-sentinel://"),
-    ("rediss+sentinel://", "rediss-sentinel://"),
-)
 
 
 class CeleryDispatcher(Dispatcher):
@@ -60,7 +55,5 @@ def dispatcher(url: str) -> CeleryDispatcher:
 
     The app sends to ``redis-sentinel://`` (the same service) and reads task states from it.
     """
-    for core, celery in _SCHEMES:
-        if url.startswith(core):
-            url = celery + url[len(core) :]
+    url = celery_url(url)
     return CeleryDispatcher(Celery("vedette-beat", broker=url, backend=url))

@@ -29,32 +29,29 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import quote
 
-from vedette import ConfigurationError, SentinelConfig
+from vedette import CLIENT_OPTIONS, RETRY_OPTIONS, ConfigurationError, SentinelConfig
 
-__all__ = ["SCHEMES", "CelerySettings", "split"]
+__all__ = ["SCHEMES", "CelerySettings", "celery_url", "core_url", "split"]
 
 _log = logging.getLogger(__name__)
 
 #: Celery's URL schemes for a Sentinel service, and the core's scheme each one stands for.
 SCHEMES = {"redis-sentinel": "redis+sentinel", "rediss-sentinel": "rediss+sentinel"}
 
-# Options of the redis-py pool: Vedette passes them to its MasterPool.
-_POOL_OPTIONS = frozenset(
-    {
-        "client_name",
-        "health_check_interval",
-        "max_connections",
-        "socket_keepalive",
-        "socket_keepalive_options",
-    }
-)
-# Connection options kombu and Celery accept that a Vedette pool deliberately ignores: Vedette
-# retries through failovers itself, and a second retry layer would repeat pops.
-_IGNORED = frozenset({"retry_on_timeout", "retry_on_error", "retry"})
+# Options of the redis-py pool: Vedette passes them to its MasterPool, but for those kombu and
+# Celery set themselves (they read RESP2 replies as bytes, and name themselves).
+_POOL_OPTIONS = CLIENT_OPTIONS - {
+    "decode_responses",
+    "encoding",
+    "encoding_errors",
+    "lib_name",
+    "lib_version",
+    "protocol",
+}
 # kombu's and Celery's own transport options (kombu's Redis channel and transport, Celery's
 # Redis result backend): passed on to them untouched.
 _FRAMEWORK_OPTIONS = frozenset(
@@ -135,6 +132,18 @@ def core_url(url: str, *, setting: str) -> str:
     return f"{SCHEMES[scheme.lower()]}://{rest}"
 
 
+def celery_url(url: str) -> str:
+    """``url`` with the core's scheme replaced by Celery's (``redis+sentinel`` -> ``redis-...``).
+
+    Other URLs (Celery's own, ``redis://`` ...) are returned unchanged.
+    """
+    scheme, separator, rest = url.partition("://")
+    for celery, core in SCHEMES.items():
+        if separator and scheme.lower() == core:
+            return f"{celery}://{rest}"
+    return url
+
+
 def split(
     url: str,
     options: Mapping[str, Any] | None = None,
@@ -152,10 +161,9 @@ def split(
         ConfigurationError: The URL is malformed, an option is unknown, or the URL and the
             options disagree; the message names the setting as the user wrote it.
     """
-    seed = _seed_form(url, options or {}, url_setting, options_setting)
-    from_url = _read_url(url if seed is None else seed[0], url_setting)
-    if seed is not None:
-        from_url = replace(from_url, sentinels=seed[1])
+    if not isinstance(url, str):
+        raise ConfigurationError(url_setting, f"expected a URL string, got {type(url).__name__}")
+    url = _seed_form(url, options or {}, url_setting, options_setting) or url
     sentinel: dict[str, Any] = {}
     pool: dict[str, Any] = {}
     framework: dict[str, Any] = {}
@@ -169,7 +177,7 @@ def split(
                 pool[name] = value
         elif name in _FRAMEWORK_OPTIONS:
             framework[key] = value
-        elif name in _IGNORED:
+        elif name in RETRY_OPTIONS:  # Vedette retries through failovers itself
             continue
         elif name in _SENTINEL_WORDS:
             sentinel[key] = value
@@ -180,7 +188,16 @@ def split(
                 "master_name and sentinel_kwargs, celery-redis-sentinel's sentinels and "
                 "service_name) nor one of kombu's or Celery's Redis transport options",
             )
-    config = _merge(from_url, sentinel, url_setting, options_setting)
+    try:
+        config = SentinelConfig.from_url(
+            core_url(url, setting=url_setting),
+            sentinel,
+            setting=url_setting,
+            options_setting=options_setting,
+        )
+    except ConfigurationError as error:  # in the user's words: their scheme, not the core's
+        problem = error.problem.replace("redis+sentinel://", "redis-sentinel://")
+        raise ConfigurationError(error.setting, problem) from None
     return CelerySettings(config=config, pool_options=pool, framework_options=framework)
 
 
@@ -190,14 +207,14 @@ _seed_urls_logged: set[str] = set()
 
 
 def _seed_form(
-    url: object, options: Mapping[str, Any], url_setting: str, options_setting: str
-) -> tuple[str, Any] | None:
-    """For celery-redis-sentinel's settings: the URL with the options' service, their Sentinels.
+    url: str, options: Mapping[str, Any], url_setting: str, options_setting: str
+) -> str | None:
+    """For celery-redis-sentinel's settings: the URL with the options' Sentinels and service.
 
     None unless the URL's path is only a database and the options name the Sentinels and the
     service (``sentinels`` with ``service_name`` or kombu's ``master_name``).
     """
-    if not isinstance(url, str) or (match := _DATABASE_ONLY.match(url)) is None:
+    if (match := _DATABASE_ONLY.match(url)) is None:
         return None
     named = {key.lower(): value for key, value in options.items() if isinstance(key, str)}
     service = named.get("service_name", named.get("master_name"))
@@ -220,46 +237,8 @@ def _seed_form(
             options_setting,
             host,
         )
-    rewritten = f"{match['head']}/{quote(service, safe='')}/{match['db']}{match['tail'] or ''}"
-    return rewritten, sentinels
-
-
-def _read_url(url: str, setting: str) -> SentinelConfig:
-    if not isinstance(url, str):
-        raise ConfigurationError(setting, f"expected a URL string, got {type(url).__name__}")
-    try:
-        return SentinelConfig.from_url(core_url(url, setting=setting))
-    except ConfigurationError as error:
-        if error.setting == setting:
-            raise
-        problem = error.problem.replace("redis+sentinel://", "redis-sentinel://")
-        raise ConfigurationError(f"{setting} ({error.setting})", problem) from None
-
-
-def _merge(
-    from_url: SentinelConfig, options: dict[str, Any], url_setting: str, options_setting: str
-) -> SentinelConfig:
-    """The URL's configuration with the options' settings, which must agree where both speak."""
-    if not options:
-        return from_url
-    try:
-        from_options = SentinelConfig.from_mapping(
-            {"sentinels": from_url.sentinels, "service_name": from_url.service_name} | options
-        )
-    except ConfigurationError as error:
-        raise ConfigurationError(f"{options_setting}: {error.setting}", error.problem) from None
-    # A field the options leave at its default keeps the URL's value; one both set must agree
-    # (the URL always names the Sentinels and the service).
-    unset = SentinelConfig(sentinels=from_url.sentinels, service_name=from_url.service_name)
-    merged: dict[str, Any] = {}
-    for spec in fields(SentinelConfig):
-        in_url, in_options = getattr(from_url, spec.name), getattr(from_options, spec.name)
-        default = getattr(unset, spec.name)
-        url_sets = in_url != default or spec.name in ("sentinels", "service_name")
-        if in_options != default and url_sets and in_url != in_options:
-            raise ConfigurationError(
-                f"{options_setting} and {url_setting}",
-                f"both set {spec.name}, to different values",
-            )
-        merged[spec.name] = in_options if in_options != default else in_url
-    return SentinelConfig(**merged)
+    scheme, credentials = match["head"].partition("://")[::2]
+    credentials = credentials.rpartition("@")[0]
+    netloc = (f"{credentials}@" if credentials else "") + ",".join(map(str, sentinels))
+    service_path = quote(service, safe="")
+    return f"{scheme}://{netloc}/{service_path}/{match['db']}{match['tail'] or ''}"

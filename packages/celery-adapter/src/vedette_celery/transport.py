@@ -32,10 +32,12 @@ logger = logging.getLogger(__name__)
 
 
 def _cut_by_failover(error: BaseException) -> bool:
-    """Whether ``error`` is a connection lost to a failover, which the pool heals by itself."""
-    return isinstance(error, redis.ConnectionError) and (
-        vedette.is_retryable(error) or isinstance(error, vedette.OutcomeUnknownError)
-    )
+    """Whether ``error`` is a connection lost to a failover, which the pool heals by itself.
+
+    The one place this adapter reads a core error for kombu: such an error becomes kombu's
+    ``Empty`` (nothing to deliver yet), and the next poll sends the command again on the master.
+    """
+    return isinstance(error, redis.ConnectionError) and vedette.is_failover(error)
 
 
 class Channel(kombu_redis.Channel):

@@ -17,10 +17,13 @@ Usage:
 from importlib.metadata import version as _version
 
 from vedette.address import Address, AddressLike
+from vedette.client.followed import config_of, watcher_of
 from vedette.client.master import MasterConnection, MasterPool, connect
+from vedette.client.options import CLIENT_OPTIONS, RETRY_OPTIONS
 from vedette.client.replicas import ReplicaConnection, ReplicaPool, connect_replica
 from vedette.config.nat import AddressMap
-from vedette.config.sentinel_config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig, config_from
+from vedette.config.url import redact_url
 from vedette.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -33,7 +36,8 @@ from vedette.errors import (
     ServiceNotFoundError,
     VedetteError,
 )
-from vedette.retry import DEFAULT_DEADLINE, Backoff, ensure_call, ensured, is_retryable
+from vedette.failures import is_failover, is_retryable
+from vedette.retry import DEFAULT_DEADLINE, Backoff, ensure_call, ensured
 from vedette.sentinel.discovery import Discovery, Topology, discover
 from vedette.sentinel.events import (
     FailoverAborted,
@@ -56,6 +60,8 @@ __all__ = [
     "AddressLike",
     "AddressMap",
     "SentinelConfig",
+    "config_from",
+    "redact_url",
     # Discovery
     "Discovery",
     "Topology",
@@ -74,9 +80,13 @@ __all__ = [
     "SentinelRecovered",
     "shared_watcher",
     # Following the master
+    "CLIENT_OPTIONS",
     "MasterConnection",
     "MasterPool",
+    "RETRY_OPTIONS",
+    "config_of",
     "connect",
+    "watcher_of",
     # Reading from replicas
     "ReplicaConnection",
     "ReplicaPool",
@@ -86,6 +96,7 @@ __all__ = [
     "DEFAULT_DEADLINE",
     "ensure_call",
     "ensured",
+    "is_failover",
     "is_retryable",
     # Errors
     "AuthenticationError",

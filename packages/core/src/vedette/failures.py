@@ -1,8 +1,34 @@
-"""The one boundary where redis-py's exceptions become Vedette's words.
+"""What an error means: the one place where redis-py's exceptions become Vedette's decisions.
 
-Everything that talks to a server asks here what an error means: discovery (for each Sentinel's
-answer and the ``ROLE`` check), the connections of the clients (on connect), the watcher and the
-``vedette`` command. Two things make it necessary:
+Everything that talks to a server, retries or reports asks here: discovery (each Sentinel's
+answer, the master's role), the clients' connections, the watcher, `ensure_call`, the
+``vedette`` command, and the adapters (through `vedette.is_retryable` and `vedette.is_failover`).
+
+==================================== ============== ========= ========= =========================
+Error                                Kind           Retried   Failover  Why
+                                     (`classify`)   (`is_     (`is_
+                                                    retryable`) failover`)
+==================================== ============== ========= ========= =========================
+connection refused, reset, timed out unreachable    yes       yes       the master is away
+``READONLY``, ``LOADING``,           error          yes       yes       not executed: the
+``MASTERDOWN``, ``UNBLOCKED`` replies                                   topology is changing
+`MasterNotFoundError`,               --             yes       yes       no master named yet
+`SentinelsUnreachableError`
+`OutcomeUnknownError`                --             no        yes       a pop's reply was lost:
+                                                                        it may have run
+`FailoverTimeout`                    --             no        yes       it already waited its
+                                                                        deadline
+refused password                     auth           no        no        a setting must change
+untrusted TLS certificate            tls            no        no        a setting must change
+``NOPERM`` reply                     permission     no        no        an ACL must change
+`ServiceNotFoundError`               unknown_service no       no        a wrong service name
+`NotReplicatedError`,                --             no        no        said once, to the caller
+`ConfigurationError`, `CalledBack`,
+a full connection pool
+any other error reply or exception   error          no        no        not a failover's
+==================================== ============== ========= ========= =========================
+
+Three traps make this module necessary:
 
 - redis-py reports a refused password as ``AuthenticationError``, which *derives from*
   ``ConnectionError``: anything that retries connection errors must rule authentication out first.
@@ -22,7 +48,29 @@ from typing import Literal, TypeAlias
 import redis
 
 from vedette.address import Address
-from vedette.errors import AuthenticationError, NoPermissionError, VedetteError
+from vedette.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FailoverTimeout,
+    MasterNotFoundError,
+    NoPermissionError,
+    NotReplicatedError,
+    OutcomeUnknownError,
+    ServiceNotFoundError,
+    VedetteError,
+)
+from vedette.process.reentry import CalledBack
+
+__all__ = [
+    "Failure",
+    "classify",
+    "is_failover",
+    "is_retryable",
+    "permission_denied",
+    "scrub",
+    "translate",
+    "untrusted_certificate",
+]
 
 Failure: TypeAlias = Literal["auth", "tls", "permission", "unreachable", "unknown_service", "error"]
 
@@ -30,6 +78,60 @@ Failure: TypeAlias = Literal["auth", "tls", "permission", "unreachable", "unknow
 _NO_SUCH_MASTER = "no such master with that name"
 # Valkey's (and newer Redis's) NOPERM replies name the user: "User app has no permissions ...".
 _USER_NAMED = re.compile(r"\bUser \S+ (?=(has|is) )", re.IGNORECASE)
+
+
+# Error replies that mean "not executed, the topology is changing": Redis prefixes each with
+# its code, which redis-py keeps in the message of the errors it has no class for.
+_RETRYABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED")
+
+# Never retried, although some derive from redis-py's ConnectionError or TimeoutError: a fix of
+# the configuration is needed, the outcome of the first attempt is unknown, or it already
+# waited its deadline.
+_FINAL = (
+    AuthenticationError,
+    redis.AuthenticationError,
+    NoPermissionError,
+    ServiceNotFoundError,
+    OutcomeUnknownError,
+    FailoverTimeout,
+    NotReplicatedError,
+    ConfigurationError,
+    CalledBack,
+    redis.exceptions.MaxConnectionsError,
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether ``error`` is one a failover causes, so another attempt may succeed.
+
+    Retryable: connection errors and timeouts, ``READONLY``, ``LOADING``, ``MASTERDOWN`` and
+    ``UNBLOCKED`` replies, and `MasterNotFoundError` (`SentinelsUnreachableError` included).
+    Not retryable: authentication failures, `ServiceNotFoundError` (a wrong service name does
+    not fix itself), `OutcomeUnknownError` (a pop that may have run), `FailoverTimeout`,
+    `NotReplicatedError`, `ConfigurationError`, a full connection pool, and every other error.
+    """
+    if isinstance(error, _FINAL):
+        return False
+    if isinstance(error, MasterNotFoundError):
+        return True
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError | redis.ReadOnlyError):
+        return True
+    if isinstance(error, redis.ResponseError):
+        # redis-py 6+ has a class for MASTERDOWN and strips the code from its message.
+        masterdown = type(error).__name__ == "MasterDownError"
+        return masterdown or str(error).startswith(_RETRYABLE_REPLIES)
+    return False
+
+
+def is_failover(error: BaseException) -> bool:
+    """Whether ``error`` says the master was away, as opposed to wrong settings or a bug.
+
+    Every retryable error (`is_retryable`), and two that are not retried: `OutcomeUnknownError`
+    (a reply lost to a failover) and `FailoverTimeout` (a failover outlasted the deadline). What
+    a framework does with a failover's error (wait, re-arm a consumer, log and go on) is the
+    adapter's; an error that is not a failover's is a fault to report.
+    """
+    return is_retryable(error) or isinstance(error, OutcomeUnknownError | FailoverTimeout)
 
 
 def scrub(message: str) -> str:

@@ -30,17 +30,9 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 import redis
 from redis.backoff import NoBackoff
 
-from vedette.errors import (
-    AuthenticationError,
-    ConfigurationError,
-    FailoverTimeout,
-    MasterNotFoundError,
-    NoPermissionError,
-    NotReplicatedError,
-    OutcomeUnknownError,
-    ServiceNotFoundError,
-)
-from vedette.process.reentry import CALLED_BACK_DEADLINE, CalledBack, called_back
+from vedette.errors import FailoverTimeout, OutcomeUnknownError
+from vedette.failures import is_retryable
+from vedette.process.reentry import CALLED_BACK_DEADLINE, called_back
 from vedette.process.state import state
 
 if TYPE_CHECKING:
@@ -53,7 +45,6 @@ __all__ = [
     "deadline_for",
     "ensure_call",
     "ensured",
-    "is_retryable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,26 +55,6 @@ T = TypeVar("T")
 DEFAULT_DEADLINE = 60.0
 """Seconds `ensure_call` keeps trying by default: Sentinel's default ``down-after-milliseconds``
 (30 s) plus an election, with room to spare. The same as `SentinelConfig.retry_deadline`."""
-
-# Error replies that mean "not executed, the topology is changing": Redis prefixes each with
-# its code, which redis-py keeps in the message of the errors it has no class for.
-_RETRYABLE_REPLIES = ("READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED")
-
-# Never retried, although some derive from redis-py's ConnectionError or TimeoutError: a fix of
-# the configuration is needed, the outcome of the first attempt is unknown, or it already
-# waited its deadline.
-_FINAL = (
-    AuthenticationError,
-    redis.AuthenticationError,
-    NoPermissionError,
-    ServiceNotFoundError,
-    OutcomeUnknownError,
-    FailoverTimeout,
-    NotReplicatedError,
-    ConfigurationError,
-    CalledBack,
-    redis.exceptions.MaxConnectionsError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,28 +83,6 @@ class Backoff:
         while True:
             yield state.jitter.uniform(ceiling / 2, ceiling)
             ceiling = min(self.maximum, ceiling * self.factor)
-
-
-def is_retryable(error: BaseException) -> bool:
-    """Whether ``error`` is one a failover causes, so another attempt may succeed.
-
-    Retryable: connection errors and timeouts, ``READONLY``, ``LOADING``, ``MASTERDOWN`` and
-    ``UNBLOCKED`` replies, and `MasterNotFoundError` (`SentinelsUnreachableError` included).
-    Not retryable: authentication failures, `ServiceNotFoundError` (a wrong service name does
-    not fix itself), `OutcomeUnknownError` (a pop that may have run), `FailoverTimeout`,
-    `NotReplicatedError`, `ConfigurationError`, a full connection pool, and every other error.
-    """
-    if isinstance(error, _FINAL):
-        return False
-    if isinstance(error, MasterNotFoundError):
-        return True
-    if isinstance(error, redis.ConnectionError | redis.TimeoutError | redis.ReadOnlyError):
-        return True
-    if isinstance(error, redis.ResponseError):
-        # redis-py 6+ has a class for MASTERDOWN and strips the code from its message.
-        masterdown = type(error).__name__ == "MasterDownError"
-        return masterdown or str(error).startswith(_RETRYABLE_REPLIES)
-    return False
 
 
 def ensure_call(

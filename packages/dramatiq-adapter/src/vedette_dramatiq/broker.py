@@ -44,14 +44,9 @@ def config_from(url: str | None, config: vedette.SentinelConfig | None) -> vedet
             "vedette.SentinelConfig",
         )
     if config is not None:
-        if not isinstance(config, vedette.SentinelConfig):
-            raise vedette.ConfigurationError(
-                "config", f"expected a vedette.SentinelConfig, got {type(config).__name__}"
-            )
-        return config
-    if not isinstance(url, str):
-        raise vedette.ConfigurationError("url", f"expected a string, got {type(url).__name__}")
-    return vedette.SentinelConfig.from_url(url)
+        return vedette.config_from(config, setting="config")
+    assert url is not None  # exactly one was given
+    return vedette.config_from(url, setting="url")
 
 
 class SentinelBroker(RedisBroker):

@@ -53,12 +53,12 @@ class SentinelConsumer(Consumer):
         self.timeout = timeout
         self._state = following(broker)
         self._ledger = self._state.ledger(queue_name)
-        pool = broker.client.connection_pool
-        if not isinstance(pool, vedette.MasterPool):
+        watcher = vedette.watcher_of(broker.client)
+        if watcher is None:
             raise vedette.ConfigurationError(
                 "broker", "a SentinelConsumer needs a broker whose client is a Vedette one"
             )
-        self._watcher = pool.watcher
+        self._watcher = watcher
         self._switches = self._watcher.switches
         # A consumer that replaces one after an error reconciles first: its predecessor may
         # have lost a fetch's reply.
@@ -86,7 +86,7 @@ class SentinelConsumer(Consumer):
             self._reconcile_due = True
             return None
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            raise ConnectionClosed(error) from None
+            raise dramatiq_error(error) from None
         if self._cache:
             self._misses = 0
             return MessageProxy(self._cache.pop(0))
@@ -137,7 +137,7 @@ class SentinelConsumer(Consumer):
                 idempotent=True,
             )
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            raise ConnectionClosed(error) from None
+            raise dramatiq_error(error) from None
         self._ledger.finish(ids, how)
 
     def _reconcile(self) -> None:
@@ -175,3 +175,13 @@ class SentinelConsumer(Consumer):
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def dramatiq_error(error: redis.ConnectionError | redis.TimeoutError) -> ConnectionClosed:
+    """A connection Vedette could not heal within ``retry_deadline``, as Dramatiq's error.
+
+    Dramatiq's worker restarts a consumer that raises ``ConnectionClosed`` (after 3 s), and
+    nothing else: the one place this adapter turns a core error into Dramatiq's. A reply lost
+    to a failover (`vedette.OutcomeUnknownError`) never comes here: the consumer reconciles.
+    """
+    return ConnectionClosed(error)

@@ -169,7 +169,7 @@ class SentinelMiddleware(Middleware):
                     "SentinelMiddleware",
                     f"works with dramatiq's RedisBroker, not {type(broker).__name__}",
                 )
-            if isinstance(broker.client.connection_pool, vedette.MasterPool):
+            if vedette.config_of(broker.client) is not None:
                 self.broker = broker  # a SentinelBroker, or switched already
                 self._middleware_seen = len(broker.middleware)
                 return
@@ -198,9 +198,7 @@ def _follow_backend(middleware: Any, sentinels: vedette.SentinelConfig) -> None:
     """Point a middleware's Redis backend (``Results``) at the service, as dramatiq-sentinel did."""
     backend = getattr(middleware, "backend", None)
     client = getattr(backend, "client", None)
-    if isinstance(client, redis.Redis) and not isinstance(
-        client.connection_pool, vedette.MasterPool
-    ):
+    if isinstance(client, redis.Redis) and vedette.config_of(client) is None:
         backend.client = vedette.connect(_with(sentinels, _carried(client)))  # type: ignore[union-attr]
         client.close()
 

@@ -7,8 +7,9 @@
   ``rediss+sentinel://`` URLs (and plain ones as redis-py does), so that RQ's own command line
   takes a Sentinel URL: ``rq worker -w vedette_rq.Worker --connection-class vedette_rq.Redis -u
   redis+sentinel://h1,h2,h3/service default``.
-- `watcher_of(client)`: the `vedette.FailoverWatcher` a client's connections react to, also for
-  a client RQ rebuilt from a Vedette one in another process (its scheduler, its worker pool).
+- `watcher_of(client)`: `vedette.watcher_of`, the `vedette.FailoverWatcher` a client's
+  connections react to, also for a client RQ rebuilt from a Vedette one in another process (its
+  scheduler, its worker pool).
 
 RQ rebuilds clients from a client's pool in other processes; a Vedette client's pool is built for
 that (docs/extending.md).
@@ -61,14 +62,5 @@ class Redis(redis.Redis):
         return super().from_url(url, **kwargs)
 
 
-def watcher_of(client: redis.Redis) -> vedette.FailoverWatcher | None:
-    """The watcher ``client``'s connections react to; None if it does not follow a service."""
-    pool = client.connection_pool
-    if isinstance(pool, vedette.MasterPool):
-        return pool.watcher
-    connection_class = getattr(pool, "connection_class", None)
-    config = getattr(connection_class, "config", None)
-    if isinstance(config, vedette.SentinelConfig):
-        # A plain pool of Vedette connections, as RQ rebuilds one from a Vedette client's pool.
-        return vedette.shared_watcher(config)
-    return None
+watcher_of = vedette.watcher_of
+"""`vedette.watcher_of`, under the name this adapter gave it first."""

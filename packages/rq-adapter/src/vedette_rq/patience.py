@@ -17,18 +17,11 @@ from typing import Any, TypeVar
 
 import vedette
 
-__all__ = ["is_failover", "patiently", "tolerated"]
+__all__ = ["patiently", "tolerated"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
-
-
-def is_failover(error: BaseException) -> bool:
-    """Whether ``error`` says the master was away (as opposed to wrong settings, or a bug)."""
-    return vedette.is_retryable(error) or isinstance(
-        error, vedette.OutcomeUnknownError | vedette.FailoverTimeout
-    )
 
 
 def patiently(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -50,6 +43,6 @@ def tolerated(log: logging.Logger, what: str) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if not is_failover(error):
+        if not vedette.is_failover(error):
             raise
         log.warning("%s was cut short by a failover (%s: %s)", what, type(error).__name__, error)

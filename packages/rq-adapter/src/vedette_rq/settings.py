@@ -33,22 +33,6 @@ __all__ = ["following_sentinel_client", "sentinel_settings"]
 
 logger = logging.getLogger(__name__)
 
-# redis-py options a Vedette client takes as they are (they do not say where or how to connect).
-_CLIENT_OPTIONS = frozenset(
-    {
-        "client_name",
-        "decode_responses",
-        "encoding",
-        "encoding_errors",
-        "health_check_interval",
-        "max_connections",
-        "socket_keepalive",
-        "socket_keepalive_options",
-    }
-)
-# Retries are Vedette's: these are dropped, with a warning.
-_RETRY_OPTIONS = frozenset({"retry", "retry_on_timeout", "retry_on_error"})
-
 
 def sentinel_settings(settings: Mapping[str, Any]) -> tuple[vedette.SentinelConfig, dict[str, Any]]:
     """RQ's ``SENTINEL`` dict as a `vedette.SentinelConfig` and the client's other options.
@@ -69,9 +53,9 @@ def sentinel_settings(settings: Mapping[str, Any]) -> tuple[vedette.SentinelConf
             continue
         kept = {}
         for name, value in nested.items():
-            if name in _CLIENT_OPTIONS:
+            if name in vedette.CLIENT_OPTIONS:
                 client_options[name] = value
-            elif name in _RETRY_OPTIONS:
+            elif name in vedette.RETRY_OPTIONS:  # Vedette retries: dropped, with a warning
                 logger.warning(
                     "SENTINEL[%r][%r] is ignored: Vedette retries through failovers itself "
                     "(retry_deadline)",

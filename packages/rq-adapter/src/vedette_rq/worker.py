@@ -48,8 +48,7 @@ from rq.worker_registration import clean_worker_registry
 
 import vedette
 from vedette_rq.claims import Claims
-from vedette_rq.connection import watcher_of
-from vedette_rq.patience import is_failover, patiently, tolerated
+from vedette_rq.patience import patiently, tolerated
 from vedette_rq.scheduler import Scheduler
 from vedette_rq.settings import following_sentinel_client
 from vedette_rq.spawn import sentinel_config, spawn_work_horse
@@ -81,12 +80,12 @@ class FollowingWorker(rq.worker.BaseWorker):
             for queue in _queue_objects(queues):
                 queue.connection = following
         super().__init__(queues, *args, **kwargs)
-        self._watcher = watcher_of(self.connection)
+        self._watcher = vedette.watcher_of(self.connection)
         self._claims = Claims(self)
 
     def _set_connection(self, connection: redis.Redis) -> redis.Redis:
         """RQ's, except that a Vedette client's ``socket_timeout`` is left as it is."""
-        if watcher_of(connection) is not None:
+        if vedette.watcher_of(connection) is not None:
             return connection
         return super()._set_connection(connection)
 
@@ -188,7 +187,7 @@ class FollowingWorker(rq.worker.BaseWorker):
 
     def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
         """Keep the command channel through any failover's error (RQ's: connection errors only)."""
-        if not is_failover(exc):
+        if not vedette.is_failover(exc):
             super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
             return
         self.log.warning(
@@ -245,7 +244,7 @@ class FollowingWorker(rq.worker.BaseWorker):
                         break
                 continue
             except Exception as error:
-                if not is_failover(error):
+                if not vedette.is_failover(error):
                     raise
                 self._claims.recovering = True  # what that pop took, if anything, is found
                 self.log.warning(

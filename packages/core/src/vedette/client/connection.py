@@ -32,6 +32,7 @@ from redis.connection import Connection
 from vedette.address import Address
 from vedette.client.commands import FOREVER, blocking_seconds, hands_over_data
 from vedette.client.hub import Hub
+from vedette.client.options import check_client_options
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError, FailoverTimeout, OutcomeUnknownError
 from vedette.failures import translate
@@ -46,24 +47,6 @@ from vedette.servers.tls import close_left_open
 logger = logging.getLogger("vedette.client")
 
 C = TypeVar("C", bound="SentinelConnection")
-
-# redis.Redis keyword arguments that connect() passes through: they shape replies or the pool,
-# not where or how to connect (that is the SentinelConfig's job).
-PASSTHROUGH = frozenset(
-    {
-        "client_name",
-        "decode_responses",
-        "encoding",
-        "encoding_errors",
-        "health_check_interval",
-        "lib_name",
-        "lib_version",
-        "max_connections",
-        "protocol",
-        "socket_keepalive",
-        "socket_keepalive_options",
-    }
-)
 
 # Commands that change what a connection is waiting for: checked on every send, so in the
 # spellings redis-py and people use rather than normalised.
@@ -80,18 +63,6 @@ UNKNOWN_MASTER = Address("vedette-master-not-known-yet.invalid", 6379)
 
 # How often a forked child's connection, waiting for a reply, looks for a master switch.
 _CHILD_POLL = 0.05
-
-
-def config_from(url_or_config: str | SentinelConfig) -> SentinelConfig:
-    """The config given, or parsed from a ``redis+sentinel://`` URL."""
-    if isinstance(url_or_config, SentinelConfig):
-        return url_or_config
-    if isinstance(url_or_config, str):
-        return SentinelConfig.from_url(url_or_config)
-    raise ConfigurationError(
-        "url_or_config",
-        f"expected a redis+sentinel:// URL or a SentinelConfig, got {type(url_or_config).__name__}",
-    )
 
 
 class SentinelConnection(Connection):
@@ -544,13 +515,7 @@ class SentinelPool(redis.ConnectionPool):
         watcher: FailoverWatcher | None = None,
         **redis_options: Any,
     ) -> None:
-        for name in redis_options:
-            if name not in PASSTHROUGH:
-                raise ConfigurationError(
-                    name,
-                    "is not accepted here: addresses, credentials, TLS, timeouts and retries "
-                    "come from the SentinelConfig; accepted: " + ", ".join(sorted(PASSTHROUGH)),
-                )
+        check_client_options(redis_options)
         self.config = config
         self.hub = Hub.of(config, watcher)
         self._holding = False

@@ -43,10 +43,10 @@ import redis
 from redis.connection import SSLConnection
 
 from vedette.address import Address
-from vedette.client.connection import SentinelConnection, SentinelPool, config_from
+from vedette.client.connection import SentinelConnection, SentinelPool
 from vedette.client.durability import ConfirmsWrites
 from vedette.client.hub import Hub
-from vedette.config.sentinel_config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig, config_from
 from vedette.errors import FailoverTimeout
 from vedette.retry import deadline_for
 from vedette.sentinel.watcher import FailoverWatcher

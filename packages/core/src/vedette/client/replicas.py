@@ -30,9 +30,9 @@ import redis
 from redis.connection import SSLConnection
 
 from vedette.address import Address
-from vedette.client.connection import SentinelConnection, SentinelPool, config_from
+from vedette.client.connection import SentinelConnection, SentinelPool
 from vedette.client.hub import Hub
-from vedette.config.sentinel_config import SentinelConfig
+from vedette.config.sentinel_config import SentinelConfig, config_from
 from vedette.sentinel.watcher import FailoverWatcher
 
 __all__ = ["ReplicaConnection", "ReplicaPool", "connect_replica"]

@@ -21,7 +21,7 @@ from vedette.config.url import parse_url
 from vedette.config.vocabularies import read_mapping
 from vedette.errors import ConfigurationError
 
-__all__ = ["SentinelConfig"]
+__all__ = ["SentinelConfig", "config_from"]
 
 
 def _checked(convert: _values.Converter, *, secret: bool = False) -> dict[str, Any]:
@@ -225,8 +225,15 @@ class SentinelConfig:
         return self.ssl if self.sentinel_ssl is None else self.sentinel_ssl
 
     @classmethod
-    def from_url(cls, url: str) -> SentinelConfig:
-        """Read a ``redis+sentinel://`` (or TLS ``rediss+sentinel://``) URL.
+    def from_url(
+        cls,
+        url: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        setting: str = "url",
+        options_setting: str = "options",
+    ) -> SentinelConfig:
+        """Read a ``redis+sentinel://`` (or TLS ``rediss+sentinel://``) URL, and options with it.
 
         The form is
         ``redis+sentinel://[user:password@]host1[:port][,host2[:port]...]/service_name[/db][?options]``
@@ -234,10 +241,36 @@ class SentinelConfig:
         the options are field names of this class, for example
         ``?sentinel_password=s3cret&socket_timeout=2&nat=10.0.0.5:6379=127.0.0.1:16379``.
 
+        Args:
+            url: The URL.
+            options: More settings, in any vocabulary `from_mapping` reads (a framework's
+                transport options, say). One the URL sets too must have the same value; one
+                the URL leaves at its default is taken from here.
+            setting: What the user calls the URL (``broker_url``): errors in it name it.
+            options_setting: What the user calls the options: errors in them name it.
+
         Raises:
-            ConfigurationError: The URL is malformed or names an unknown option.
+            ConfigurationError: The URL is malformed or names an unknown option, or an option is
+                unknown, invalid or disagrees with the URL; the message names the setting.
         """
-        return cls(**parse_url(url, fields=[spec.name for spec in dataclasses.fields(cls)]))
+        names = [spec.name for spec in dataclasses.fields(cls)]
+        try:
+            values = parse_url(url, fields=names)
+            config = cls(**values)
+        except ConfigurationError as error:
+            if setting == "url" or error.setting == setting:
+                raise
+            where = setting if error.setting == "url" else f"{setting} ({error.setting})"
+            raise ConfigurationError(where, error.problem) from None
+        if not options:
+            return config
+        return read_mapping(
+            cls,
+            options,
+            given={name: getattr(config, name) for name in values},
+            given_as=setting,
+            label=f"{options_setting}: ",
+        )
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, Any]) -> SentinelConfig:
@@ -270,3 +303,27 @@ class SentinelConfig:
             else:
                 shown.append(f"{spec.name}={value!r}")
         return f"SentinelConfig({', '.join(shown)})"
+
+
+def config_from(
+    url_or_config: str | SentinelConfig, *, setting: str | None = None
+) -> SentinelConfig:
+    """The configuration given, or read from a ``redis+sentinel://`` URL.
+
+    Args:
+        url_or_config: A URL or a `SentinelConfig`.
+        setting: What the caller's user calls it (``url``, ``config``): errors name it. By
+            default, an error in a URL names the part (``url``, ``sentinels``), and a value of
+            another type ``url_or_config``.
+
+    Raises:
+        ConfigurationError: Neither a string nor a `SentinelConfig`, or a malformed URL.
+    """
+    if isinstance(url_or_config, SentinelConfig):
+        return url_or_config
+    if isinstance(url_or_config, str):
+        return SentinelConfig.from_url(url_or_config, setting=setting or "url")
+    raise ConfigurationError(
+        setting or "url_or_config",
+        f"expected a redis+sentinel:// URL or a SentinelConfig, got {type(url_or_config).__name__}",
+    )

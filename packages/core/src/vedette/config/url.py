@@ -3,11 +3,12 @@
 ``redis+sentinel://[user:password@]host1[:port][,host2[:port]...]/service_name[/db][?options]``;
 ``rediss+sentinel://`` switches TLS on. The credentials are Redis's; the Sentinels' own go in
 the ``sentinel_username`` / ``sentinel_password`` options. The URL is never echoed with its
-credentials: errors show `redact`'s form.
+credentials: errors show `redact_url`'s form, as logs and reports should.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any
 from urllib.parse import unquote
@@ -17,7 +18,9 @@ from vedette.config.nat import AddressMap
 from vedette.errors import ConfigurationError
 
 SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
-_SECRET_OPTIONS = frozenset({"sentinel_username", "sentinel_password"})
+# Names of the options that hold a credential, in every vocabulary Vedette reads: username,
+# password, sentinel_username, sentinel_password, RQ's USERNAME and PASSWORD ...
+_CREDENTIAL = re.compile("password|username", re.IGNORECASE)
 # Said by the URL's structure, so not accepted again as options.
 _STRUCTURAL = frozenset({"sentinels", "service_name", "db", "username", "password", "ssl"})
 _EXAMPLE = "redis+sentinel://host1:26379,host2:26379/mymaster"
@@ -35,7 +38,7 @@ def parse_url(url: str, *, fields: Collection[str]) -> dict[str, Any]:
         raise ConfigurationError("url", f"expected a string, got {type(url).__name__}")
     scheme, separator, rest = url.strip().partition("://")
     if not separator or scheme.lower() not in SCHEMES:
-        shown = scheme if separator else redact(url)
+        shown = scheme if separator else redact_url(url)
         raise ConfigurationError(
             "url",
             f"must start with redis+sentinel:// or rediss+sentinel:// (TLS), got {shown!r}; "
@@ -111,18 +114,31 @@ def _unknown(name: str, known: list[str]) -> str:
     return f"unknown URL option{hint}; known options: {', '.join(known)}"
 
 
-def redact(url: str) -> str:
-    """``url`` with its credentials and secret options replaced by ``***``."""
+def redact_url(url: str, mask: str = "***") -> str:
+    """``url`` with its user name, password and credential options replaced by ``mask``.
+
+    ``redis+sentinel://app:s3cret@h1,h2/mymaster/0?sentinel_password=hush`` reads
+    ``redis+sentinel://***:***@h1,h2/mymaster/0?sentinel_password=***``: what is set stays
+    visible, never its value. The URL is cut up as `parse_url` reads it, so a part taken for a
+    credential is masked whatever characters it holds; any scheme is read so (a framework's
+    ``redis-sentinel://``, a plain ``redis://``). Text without ``://`` holding an ``@`` is
+    masked whole.
+    """
     scheme, separator, rest = url.partition("://")
     if not separator:
-        return "***" if "@" in url else url
+        return mask if "@" in url else url
     rest, question, query = rest.partition("?")
     netloc, slash, path = rest.partition("/")
-    if "@" in netloc:
-        netloc = "***@" + netloc.rpartition("@")[2]
+    userinfo, at, hosts = netloc.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{mask if user else ''}{colon and ':' + mask}@{hosts}"
     if query:
-        query = "&".join(
-            f"{part.partition('=')[0]}=***" if part.partition("=")[0] in _SECRET_OPTIONS else part
-            for part in query.split("&")
-        )
+        query = "&".join(_mask_option(part, mask) for part in query.split("&"))
     return f"{scheme}{separator}{netloc}{slash}{path}{question}{query}"
+
+
+def _mask_option(part: str, mask: str) -> str:
+    """One ``name=value`` of a query, its value masked if the name is a credential's."""
+    name, equals, _ = part.partition("=")
+    return f"{name}={mask}" if equals and _CREDENTIAL.search(unquote(name)) else part

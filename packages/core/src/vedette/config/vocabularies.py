@@ -12,7 +12,8 @@ Besides every `SentinelConfig` field under its own name, these are understood:
 | ``nat_strict``                                | nat's strict mode        | Vedette           |
 
 All-uppercase keys (RQ's ``SENTINEL`` dict) are read as their lowercase form. A value of None means
-"not set". A field set twice (``PASSWORD`` and ``CONNECTION_KWARGS["password"]``) must agree.
+"not set". A field set twice (``PASSWORD`` and ``CONNECTION_KWARGS["password"]``) must agree;
+so must a field set both by a URL and by the settings read with it (`read_mapping`'s ``given``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ class _Collected:
         self.values: dict[str, object] = {}
         self.written_as: dict[str, str] = {}
 
+    def given(self, values: Mapping[str, object], written_as: str) -> None:
+        """Take what another source (a URL) set: the fields it names, unless at their default."""
+        for field, raw in values.items():
+            spec = self.specs[field]
+            value = spec.metadata["convert"](raw, written_as)
+            default = spec.default_factory() if callable(spec.default_factory) else spec.default
+            if value != default or default is MISSING:
+                self.values[field] = value
+                self.written_as[field] = written_as
+
     def put(self, field: str, raw: object, written_as: str) -> None:
         if raw is None:
             return
@@ -83,30 +94,51 @@ class _Collected:
         self.written_as.setdefault(field, written_as)
 
 
-def read_mapping(config_class: type[ConfigT], settings: Mapping[str, Any]) -> ConfigT:
-    """Build ``config_class`` (`SentinelConfig`) from ``settings``; see the module docstring."""
+def read_mapping(
+    config_class: type[ConfigT],
+    settings: Mapping[str, Any],
+    *,
+    given: Mapping[str, object] | None = None,
+    given_as: str = "url",
+    label: str = "",
+) -> ConfigT:
+    """Build ``config_class`` (`SentinelConfig`) from ``settings``; see the module docstring.
+
+    Args:
+        config_class: The class to build.
+        settings: The settings, in any vocabulary of the module's table.
+        given: Field values another source set already (what a URL says), as text or values;
+            one at its default counts as unset. ``settings`` may repeat one only with the same
+            value.
+        given_as: That source's name, for errors.
+        label: Put before each key of ``settings`` in errors (``"broker_transport_options: "``).
+    """
     if not isinstance(settings, Mapping):
         raise ConfigurationError(
-            "settings", f"expected a mapping of setting names, got {type(settings).__name__}"
+            label.rstrip(": ") or "settings",
+            f"expected a mapping of setting names, got {type(settings).__name__}",
         )
     collected = _Collected(config_class)
+    if given is not None:
+        collected.given(given, given_as)
     nat_strict = False
     for key, value in settings.items():
         if not isinstance(key, str):
-            raise ConfigurationError(repr(key), "setting names must be strings")
+            raise ConfigurationError(label + repr(key), "setting names must be strings")
         name = key.lower() if key.isupper() else key
         if name in _NESTED:
-            _read_nested(collected, key, _NESTED[name], value)
+            _read_nested(collected, label + key, _NESTED[name], value)
         elif name == "nat_strict":
-            nat_strict = value is not None and boolean(value, key)
+            nat_strict = value is not None and boolean(value, label + key)
         else:
             field = _ALIASES.get(name, name)
             if field not in collected.specs:
                 hint = did_you_mean(name, [*collected.specs, *_ALIASES])
                 raise ConfigurationError(
-                    key, f"unknown setting{hint}; SentinelConfig's fields are the names accepted"
+                    label + key,
+                    f"unknown setting{hint}; SentinelConfig's fields are the names accepted",
                 )
-            collected.put(field, value, key)
+            collected.put(field, value, label + key)
     for field, spec in collected.specs.items():
         required = spec.default is MISSING and spec.default_factory is MISSING
         if required and field not in collected.values:

@@ -43,7 +43,7 @@ from vedette.errors import (
     NoPermissionError,
     ServiceNotFoundError,
 )
-from vedette.retry import is_retryable
+from vedette.failures import is_retryable
 from vedette.schedule import _limits, _scripts
 from vedette.schedule._entry_hash import decode, history, slot_field
 from vedette.schedule.dispatch import Dispatcher, Run, run_id
