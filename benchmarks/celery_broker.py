@@ -1,9 +1,9 @@
 """Celery on Sentinel: vedette-celery against kombu's built-in ``sentinel://``, side by side.
 
 Two parts, each on fresh clusters (1 master, 1 replica, 3 Sentinels, down-after 1000 ms) with a
-real ``celery worker`` (prefork, 2 processes) from tests/celery_adapter/worker_app.py:
+real ``celery worker`` (prefork, 2 processes) on ``vedette_harness.celery_app``:
 
-- **faults mid-stream**, the shared harness (tests/survives_failover.py): 1,000 tasks at 100/s
+- **faults mid-stream**, the shared harness (``vedette_harness.stream``): 1,000 tasks at 100/s
   with results stored, and half-way a kill -9 of the master, a planned failover, or a frozen
   master (SIGSTOP, SIGCONT 15 s later); then a drain of up to 20 s. Printed per fault and
   transport: producer errors, when tasks ran again after ``+switch-master``, lost,
@@ -30,27 +30,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the harness and the worker's app live in tests/
+from celery import Celery
 
-from celery import Celery  # noqa: E402
-
-import vedette  # noqa: E402
-import vedette_celery  # noqa: E402
-from tests.survives_failover import (  # noqa: E402
+import vedette
+import vedette_celery
+from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.stream import (
     FAULT_TABLE_HEADER,
     FAULTS,
     Fault,
     StreamReport,
-    WorkerProcess,
     fault_table_row,
-    read_execution_log,
     run_stream,
-    running,
 )
-from vedette.testing import SentinelCluster, wait_until  # noqa: E402
+from vedette_harness.workers import WorkerProcess, running
 
-WORKER = [sys.executable, "-m", "celery", "-A", "tests.celery_adapter.worker_app", "worker"]
+WORKER = [sys.executable, "-m", "celery", "-A", "vedette_harness.celery_app", "worker"]
 WORKER_OPTIONS = ["-c", "2", "--loglevel", "info", "--without-mingle", "--without-gossip"]
 
 # URL and transport options for each transport, given the cluster and the database.

@@ -1,10 +1,10 @@
 """Dramatiq on Sentinel: vedette-dramatiq against redis-py's ``master_for``, side by side.
 
 Two parts, each on fresh clusters (1 master, 1 replica, 3 Sentinels, down-after 1000 ms) with a
-real ``dramatiq`` worker (1 process, 4 threads) from tests/dramatiq_adapter/worker_app.py, the
+real ``dramatiq`` worker (1 process, 4 threads) on ``vedette_harness.dramatiq_app``, the
 actor storing its result:
 
-- **faults mid-stream**, the shared harness (tests/survives_failover.py): 2,000 messages at 150/s
+- **faults mid-stream**, the shared harness (``vedette_harness.stream``): 2,000 messages at 150/s
   and half-way a kill -9 of the master, a planned failover, or a frozen master (SIGSTOP, SIGCONT
   15 s later); then a drain of up to 20 s. Printed per fault and broker: producer errors, when
   messages ran again after ``+switch-master``, lost, duplicated, left over (in queues, ``.msgs``
@@ -31,28 +31,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the harness and the worker's app live in tests/
+import redis
+from dramatiq.brokers.redis import RedisBroker
 
-import redis  # noqa: E402
-from dramatiq.brokers.redis import RedisBroker  # noqa: E402
-
-from tests.dramatiq_adapter.queues import left_over, message, stored_results  # noqa: E402
-from tests.survives_failover import (  # noqa: E402
+from vedette.testing import SentinelCluster, wait_until
+from vedette_dramatiq import SentinelBroker
+from vedette_harness.dramatiq_queues import left_over, message, stored_results
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.stream import (
     FAULT_TABLE_HEADER,
     FAULTS,
     Fault,
     StreamReport,
-    WorkerProcess,
     fault_table_row,
-    read_execution_log,
     run_stream,
-    running,
 )
-from vedette.testing import SentinelCluster, wait_until  # noqa: E402
-from vedette_dramatiq import SentinelBroker  # noqa: E402
+from vedette_harness.workers import WorkerProcess, running
 
-WORKER = [sys.executable, "-m", "dramatiq", "tests.dramatiq_adapter.worker_app"]
+WORKER = [sys.executable, "-m", "dramatiq", "vedette_harness.dramatiq_app"]
 WORKER_OPTIONS = ["--processes", "1", "--threads", "4"]
 # The worker app's mode, and the producer's broker for it, given the cluster.
 PEERS: dict[str, tuple[str, Callable[[SentinelCluster], RedisBroker]]] = {

@@ -3,7 +3,7 @@
 Three parts, each on fresh clusters (1 master, 1 replica, 3 Sentinels, down-after 1000 ms) with
 real ``rq worker`` processes (a work horse forked per job) started from RQ's command line:
 
-- **faults mid-stream**, the shared harness (tests/survives_failover.py): 400 jobs at 20/s (a
+- **faults mid-stream**, the shared harness (``vedette_harness.stream``): 400 jobs at 20/s (a
   forked worker runs about 30/s here) and half-way a kill -9 of the master, a planned failover,
   or a frozen master (SIGSTOP, SIGCONT 15 s later); then a drain of up to 20 s and 20 canary
   jobs. Printed per fault and peer: producer errors, when jobs ran again after
@@ -11,7 +11,7 @@ real ``rq worker`` processes (a work horse forked per job) started from RQ's com
   scheduled registries), writes the old master ran after the promotion; then whether the worker
   still runs and how many canaries ran.
 - **scheduled jobs across a kill -9**: with ``--with-scheduler``, 24 jobs due two per second
-  (``enqueue_at``), the kill 3.3 s after the first was due (tests/rq_adapter/schedules.py);
+  (``enqueue_at``), the kill 3.3 s after the first was due (``vedette_harness.rq_schedules``);
   counted up to 30 s after the last was due: run within a second of their time (or of the
   switch, if due while there was no master), run later, not run.
 - **steady state**: jobs enqueued as fast as possible, timed from the first enqueue to the last
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,28 +38,24 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the harness and the jobs live in tests/
+import redis
+from rq import Queue
 
-import redis  # noqa: E402
-from rq import Queue  # noqa: E402
-
-import vedette_rq  # noqa: E402
-from tests.rq_adapter.commands import JOB, rq_command, rq_worker  # noqa: E402
-from tests.rq_adapter.queues import left_over  # noqa: E402
-from tests.rq_adapter.schedules import lateness_across_a_kill  # noqa: E402
-from tests.survives_failover import (  # noqa: E402
+import vedette_rq
+from vedette.testing import SentinelCluster, WaitTimeout, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import JOB, rq_command, rq_worker
+from vedette_harness.rq_queues import left_over
+from vedette_harness.rq_schedules import lateness_across_a_kill
+from vedette_harness.stream import (
     FAULT_TABLE_HEADER,
     FAULTS,
     Fault,
     StreamReport,
-    WorkerProcess,
     fault_table_row,
-    read_execution_log,
     run_stream,
-    running,
 )
-from vedette.testing import SentinelCluster, WaitTimeout, wait_until  # noqa: E402
+from vedette_harness.workers import WorkerProcess, running
 
 PEERS = ("vedette-rq", "rq SENTINEL")
 PARTS = ("faults", "scheduled", "steady")
@@ -88,8 +83,8 @@ def worker(cluster: SentinelCluster, peer: str, directory: Path, *options: str) 
     """The peer's ``rq worker`` command line, as its users run it."""
     if peer == "vedette-rq":
         command = rq_worker(cluster.url, *options)
-    else:  # RQ's own: the SENTINEL dict (tests/rq_adapter/sentinel_settings.py), RQ's Worker
-        command = rq_command("worker", "-c", "tests.rq_adapter.sentinel_settings", *options)
+    else:  # RQ's own: the SENTINEL dict (vedette_harness/rq_sentinel_settings.py), RQ's Worker
+        command = rq_command("worker", "-c", "vedette_harness.rq_sentinel_settings", *options)
         command.append("default")
     sentinels = ",".join(map(str, cluster.sentinel_addresses))
     return WorkerProcess(

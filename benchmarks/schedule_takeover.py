@@ -1,6 +1,6 @@
 """Scheduler takeover: Vedette's store against celery-redbeat, through kill -9 of the leader.
 
-Vedette: a 1 s entry led by two scheduler processes (`tests.schedule.beat_process`: the
+Vedette: a 1 s entry led by two scheduler processes (`vedette_harness.scheduler_process`: the
 store's `ScheduleRunner`, each run noted in a file), for over 200 slots. The leader is killed
 (kill -9) a third of the way, the Redis master two thirds of the way; every slot must be sent
 once, none skipped. RedBeat: the same entry in ``beat_schedule``, two ``celery beat -S
@@ -25,15 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the scheduler process and its log live in tests/
+import redis
 
-import redis  # noqa: E402
-
-import vedette  # noqa: E402
-from tests.schedule.recording import read_log  # noqa: E402
-from vedette.schedule import Entry, Interval, ScheduleStore, Target  # noqa: E402
-from vedette.testing import SentinelCluster, wait_until  # noqa: E402
+import vedette
+from vedette.schedule import Entry, Interval, ScheduleStore, Target
+from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.dispatch_log import read_log
 
 REDBEAT_APP = """
 import os
@@ -61,7 +58,7 @@ def vedette_run(slots: int, lease: float) -> dict[str, float]:
                 [
                     sys.executable,
                     "-m",
-                    "tests.schedule.beat_process",
+                    "vedette_harness.scheduler_process",
                     cluster.url,
                     "takeover",
                     str(log),
@@ -69,7 +66,6 @@ def vedette_run(slots: int, lease: float) -> dict[str, float]:
                     "--lease",
                     str(lease),
                 ],
-                cwd=ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

@@ -15,22 +15,20 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the harness and the workers' apps live in tests/
-
-import vedette  # noqa: E402
-from tests.rq_adapter.commands import rq_worker  # noqa: E402
-from tests.survives_failover import WorkerProcess, read_execution_log  # noqa: E402
-from vedette.schedule import Entry, Interval, ScheduleStore, Target  # noqa: E402
-from vedette.schedule.timing import to_millis  # noqa: E402
-from vedette.testing import SentinelCluster, wait_until  # noqa: E402
+import vedette
+from vedette.schedule import Entry, Interval, ScheduleStore, Target
+from vedette.schedule.timing import to_millis
+from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import rq_worker
+from vedette_harness.workers import WorkerProcess
 
 LEASE = 3.0
 # The number each framework's `record` job, task or actor notes in the execution log.
 TARGETS = {
     1001: Target(framework="celery", name="record", args=[1001]),
     1002: Target(framework="dramatiq", name="record", queue="default", args=[1002]),
-    1003: Target(framework="rq", name="tests.rq_adapter.jobs.record", args=[1003]),
+    1003: Target(framework="rq", name="vedette_harness.rq_jobs.record", args=[1003]),
 }
 
 
@@ -112,7 +110,7 @@ def _processes(cluster: SentinelCluster, directory: Path) -> dict[str, WorkerPro
                 "-m",
                 "celery",
                 "-A",
-                "tests.celery_adapter.worker_app",
+                "vedette_harness.celery_app",
                 "worker",
                 "--pool",
                 "solo",
@@ -128,7 +126,7 @@ def _processes(cluster: SentinelCluster, directory: Path) -> dict[str, WorkerPro
                 sys.executable,
                 "-m",
                 "dramatiq",
-                "tests.dramatiq_adapter.worker_app",
+                "vedette_harness.dramatiq_app",
                 "--processes",
                 "1",
                 "--threads",

@@ -1,9 +1,9 @@
 """The demo's framework part: real Celery, Dramatiq and RQ workers on Sentinel, through kill -9.
 
-Each worker runs the jobs its adapter's tests use (tests/celery_adapter/worker_app.py,
-tests/dramatiq_adapter/worker_app.py, tests/rq_adapter/jobs.py: the job notes each run in a
-file) and the stream is the one every adapter's tests use (tests/survives_failover.py): jobs sent
-at a steady pace, the master killed half-way, then counted.
+Each worker runs the jobs its adapter's tests use (``vedette_harness.celery_app``,
+``vedette_harness.dramatiq_app``, ``vedette_harness.rq_jobs``: the job notes each run in a file)
+and the stream is the one every adapter's tests use (``vedette_harness.stream``): jobs sent at a
+steady pace, the master killed half-way, then counted.
 """
 
 from __future__ import annotations
@@ -13,21 +13,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the harness and the workers' apps live in tests/
+from celery import Celery
+from rq import Queue
 
-from celery import Celery  # noqa: E402
-from rq import Queue  # noqa: E402
-
-import vedette  # noqa: E402
-import vedette_celery  # noqa: E402
-from tests.dramatiq_adapter.queues import left_over, message  # noqa: E402
-from tests.rq_adapter.commands import JOB, rq_worker  # noqa: E402
-from tests.rq_adapter.queues import left_over as rq_left_over  # noqa: E402
-from tests.survives_failover import StreamReport, WorkerProcess, run_stream, running  # noqa: E402
-from vedette.testing import SentinelCluster, wait_until  # noqa: E402
-from vedette_dramatiq import SentinelBroker  # noqa: E402
-from vedette_rq import connect as rq_connect  # noqa: E402
+import vedette
+import vedette_celery
+from vedette.testing import SentinelCluster, wait_until
+from vedette_dramatiq import SentinelBroker
+from vedette_harness.dramatiq_queues import left_over, message
+from vedette_harness.rq_commands import JOB, rq_worker
+from vedette_harness.rq_queues import left_over as rq_left_over
+from vedette_harness.stream import StreamReport, run_stream
+from vedette_harness.workers import WorkerProcess, running
+from vedette_rq import connect as rq_connect
 
 
 def celery(tasks: int) -> None:
@@ -38,7 +36,7 @@ def celery(tasks: int) -> None:
     with SentinelCluster(service_name="demo") as cluster, tempfile.TemporaryDirectory() as name:
         url = cluster.url.replace("redis+sentinel://", "redis-sentinel://", 1) + "/0"
         print(f"  broker_url       {url}")
-        command = ["-A", "tests.celery_adapter.worker_app", "worker", "-c", "2"]
+        command = ["-A", "vedette_harness.celery_app", "worker", "-c", "2"]
         options = ["--loglevel", "warning", "--without-mingle", "--without-gossip"]
         worker = _worker(["celery", *command, *options], {"VEDETTE_BROKER_URL": url}, name)
         with running(worker):
@@ -64,7 +62,7 @@ def dramatiq(messages: int) -> None:
     )
     with SentinelCluster(service_name="demo") as cluster, tempfile.TemporaryDirectory() as name:
         print(f"  url              {cluster.url}")
-        command = ["dramatiq", "tests.dramatiq_adapter.worker_app", "--processes", "1"]
+        command = ["dramatiq", "vedette_harness.dramatiq_app", "--processes", "1"]
         worker = _worker([*command, "--threads", "4"], {"VEDETTE_URL": cluster.url}, name)
         with running(worker):
             broker = SentinelBroker(config=cluster.config, middleware=[])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.survives_failover import run_stream
 from vedette.testing import SentinelCluster
+from vedette_harness.stream import run_stream
 
 
 def test_writes_to_the_old_master_after_the_promotion_are_reported(

@@ -20,8 +20,8 @@ import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
 
-from tests.celery_adapter.conftest import celery_url, producer_app
 from vedette.testing import SentinelCluster, unresponsive_address
+from vedette_harness.celery_producer import celery_url, producer_app
 
 DEADLINE = 3.0
 # The last lookup may start just before the deadline and wait on each dead Sentinel (connect

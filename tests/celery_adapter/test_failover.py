@@ -25,17 +25,17 @@ import pytest
 from celery import Celery, chord, group
 
 import vedette
-from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
-from tests.survives_failover import (
+from vedette.testing import ClusterFactory, SentinelCluster, TLSFiles, wait_until
+from vedette_harness.celery_producer import celery_url, producer_app
+from vedette_harness.stream import (
     FAULTS,
-    ROOT,
     Fault,
     StreamReport,
     assert_survived,
     least_privileged_cluster,
     run_stream,
 )
-from vedette.testing import ClusterFactory, SentinelCluster, TLSFiles, wait_until
+from vedette_harness.workers import CeleryWorkers
 
 
 def stranded(cluster: SentinelCluster) -> int:
@@ -116,7 +116,7 @@ def stream_through(
 def test_a_prefork_worker_survives(
     fault: Fault,
     sentinel_cluster: SentinelCluster,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     tmp_path: Path,
 ) -> None:
     url = celery_url(sentinel_cluster)
@@ -141,7 +141,7 @@ def test_a_prefork_worker_survives(
 def test_threads_and_solo_pools_survive_kill_9(
     pool: str,
     sentinel_cluster: SentinelCluster,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     tmp_path: Path,
 ) -> None:
     url = celery_url(sentinel_cluster)
@@ -154,7 +154,7 @@ def test_threads_and_solo_pools_survive_kill_9(
 
 def test_results_are_stored_and_read_through_a_failover(
     sentinel_cluster: SentinelCluster,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     tmp_path: Path,
 ) -> None:
     broker, backend = celery_url(sentinel_cluster, 0), celery_url(sentinel_cluster, 1)
@@ -188,7 +188,7 @@ def test_results_are_stored_and_read_through_a_failover(
 
 def test_an_acknowledged_publish_survives_with_wait_replicas(
     sentinel_cluster_factory: ClusterFactory,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     tmp_path: Path,
 ) -> None:
     # down-after 2 s: on a loaded machine a replica promoted under 1 s was once itself declared
@@ -204,7 +204,7 @@ def test_an_acknowledged_publish_survives_with_wait_replicas(
 
 def test_a_prefork_worker_survives_kill_9_as_a_least_privilege_user(
     sentinel_cluster_factory: ClusterFactory,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     tmp_path: Path,
 ) -> None:
     cluster = least_privileged_cluster(sentinel_cluster_factory)
@@ -220,7 +220,7 @@ def test_a_prefork_worker_survives_kill_9_as_a_least_privilege_user(
 
 def test_a_prefork_worker_survives_kill_9_over_tls(
     sentinel_cluster_factory: ClusterFactory,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     tls_files: TLSFiles,
     tmp_path: Path,
 ) -> None:
@@ -242,7 +242,7 @@ def test_a_prefork_worker_survives_kill_9_over_tls(
 
 
 def test_celery_redis_sentinel_settings_work_unchanged(
-    sentinel_cluster: SentinelCluster, celery_worker_factory: WorkerFactory
+    sentinel_cluster: SentinelCluster, celery_worker_factory: CeleryWorkers
 ) -> None:
     # celery-redis-sentinel's README: the URL gives only the database, the options the rest.
     options: dict[str, object] = {
@@ -266,11 +266,10 @@ def test_the_celery_vedette_command_shows_the_broker_service(
     sentinel_cluster: SentinelCluster,
 ) -> None:
     shown = subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "tests.celery_adapter.worker_app", "vedette"],
+        [sys.executable, "-m", "celery", "-A", "vedette_harness.celery_app", "vedette"],
         env={
             **os.environ,
             "VEDETTE_BROKER_URL": celery_url(sentinel_cluster),
-            "PYTHONPATH": str(ROOT),
         },
         capture_output=True,
         text=True,

@@ -12,13 +12,14 @@ import gc
 import time
 from pathlib import Path
 
-from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
-from tests.survives_failover import assert_survived, run_stream
 from vedette.testing import ClusterFactory, SentinelCluster
+from vedette_harness.celery_producer import celery_url, producer_app
+from vedette_harness.stream import assert_survived, run_stream
+from vedette_harness.workers import CeleryWorkers
 
 
 def test_a_producer_dropping_its_results_unread_goes_through_kill_9(
-    sentinel_cluster: SentinelCluster, celery_worker_factory: WorkerFactory, tmp_path: Path
+    sentinel_cluster: SentinelCluster, celery_worker_factory: CeleryWorkers, tmp_path: Path
 ) -> None:
     broker, backend = celery_url(sentinel_cluster, 0), celery_url(sentinel_cluster, 1)
     celery_worker_factory(broker, result_backend=backend)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
 from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.celery_producer import celery_url, producer_app
+from vedette_harness.workers import CeleryWorkers
 
 
 def threads_by_process(app: Celery, processes: int) -> dict[int, list[str]]:
@@ -36,7 +37,7 @@ def subscribers(cluster: SentinelCluster) -> int:
 
 
 def test_pool_processes_follow_the_workers_watcher(
-    sentinel_cluster: SentinelCluster, celery_worker_factory: WorkerFactory
+    sentinel_cluster: SentinelCluster, celery_worker_factory: CeleryWorkers
 ) -> None:
     broker, backend = celery_url(sentinel_cluster, 0), celery_url(sentinel_cluster, 1)
     celery_worker_factory(broker, result_backend=backend, concurrency=3)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.celery_adapter.conftest import WorkerFactory, celery_url, producer_app
-from tests.survives_failover import ROOT
 from vedette.testing import ClusterFactory, wait_until
+from vedette_harness.celery_producer import celery_url, producer_app
+from vedette_harness.workers import CeleryWorkers
 
 # Only unreserved characters: a URL carries them as they are, so a search for the plain text
 # also finds a leak of the URL-encoded form.
@@ -45,7 +45,7 @@ def found(text: str) -> list[str]:
 
 
 class CeleryCommand:
-    """``celery -A tests.celery_adapter.worker_app ...`` with the worker's settings."""
+    """``celery -A vedette_harness.celery_app ...`` with the worker's settings."""
 
     def __init__(self, broker_url: str, result_backend: str, options: dict[str, object]) -> None:
         self.env = {
@@ -53,18 +53,16 @@ class CeleryCommand:
             "VEDETTE_BROKER_URL": broker_url,
             "VEDETTE_RESULT_BACKEND": result_backend,
             "VEDETTE_BROKER_OPTIONS": json.dumps(options),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         }
 
     def argv(self, *arguments: str) -> list[str]:
-        return [sys.executable, "-m", "celery", "-A", "tests.celery_adapter.worker_app", *arguments]
+        return [sys.executable, "-m", "celery", "-A", "vedette_harness.celery_app", *arguments]
 
     def run(self, *arguments: str) -> str:
         """Run to completion (bounded); stdout and stderr."""
         done = subprocess.run(
             self.argv(*arguments),
             env=self.env,
-            cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=COMMAND_TIMEOUT,
@@ -80,7 +78,6 @@ class CeleryCommand:
             process = subprocess.Popen(
                 self.argv(*arguments),
                 env=self.env,
-                cwd=ROOT,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -99,7 +96,7 @@ class CeleryCommand:
 
 def test_no_secret_in_any_command_log_or_broadcast(
     sentinel_cluster_factory: ClusterFactory,
-    celery_worker_factory: WorkerFactory,
+    celery_worker_factory: CeleryWorkers,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 import vedette
-from tests.helpers import Subscriber
 from vedette import MasterSwitched
 from vedette.testing import ClusterFactory, SentinelCluster, capture_events, wait_until
+from vedette_harness.subscriber import Subscriber
 
 
 def test_a_subscriber_is_held_through_a_kill(sentinel_cluster: SentinelCluster) -> None:

@@ -21,7 +21,6 @@ import pytest
 import redis
 
 import vedette
-from tests.helpers import Subscriber
 from vedette import Address, MasterSwitched
 from vedette.testing import (
     ClusterFactory,
@@ -31,6 +30,7 @@ from vedette.testing import (
     capture_events,
     wait_until,
 )
+from vedette_harness.subscriber import Subscriber
 
 OBSERVER = ("observer", "observer-pw")  # the Sentinel user clients use in the cut-off test
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.dramatiq_adapter.conftest import MODES, WorkerFactory
-from tests.dramatiq_adapter.queues import left_over, message, stored_results
-from tests.survives_failover import (
+from vedette.testing import ClusterFactory, SentinelCluster, wait_until
+from vedette_dramatiq import SentinelBroker
+from vedette_harness.dramatiq_queues import left_over, message, stored_results
+from vedette_harness.stream import (
     FAULTS,
     Fault,
     StreamReport,
@@ -25,8 +26,10 @@ from tests.survives_failover import (
     run_canaries,
     run_stream,
 )
-from vedette.testing import ClusterFactory, SentinelCluster, wait_until
-from vedette_dramatiq import SentinelBroker
+from vedette_harness.workers import DramatiqWorkers
+
+# The worker app's ways of following the service (vedette_harness.dramatiq_app's modes).
+MODES = ("broker", "middleware")
 
 
 def stream_through(
@@ -50,7 +53,7 @@ def test_a_worker_survives(
     fault: Fault,
     mode: str,
     sentinel_cluster: SentinelCluster,
-    dramatiq_worker_factory: WorkerFactory,
+    dramatiq_worker_factory: DramatiqWorkers,
     tmp_path: Path,
 ) -> None:
     worker = dramatiq_worker_factory(sentinel_cluster, mode=mode)
@@ -70,7 +73,7 @@ def test_a_worker_survives(
 def test_a_worker_survives_kill_9_as_a_least_privilege_user(
     mode: str,
     sentinel_cluster_factory: ClusterFactory,
-    dramatiq_worker_factory: WorkerFactory,
+    dramatiq_worker_factory: DramatiqWorkers,
     tmp_path: Path,
 ) -> None:
     cluster = least_privileged_cluster(sentinel_cluster_factory)

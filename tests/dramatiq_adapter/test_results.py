@@ -9,13 +9,13 @@ from typing import Any
 
 from dramatiq import Message
 
-from tests.dramatiq_adapter.conftest import WorkerFactory
 from vedette.testing import SentinelCluster
 from vedette_dramatiq import SentinelBroker, SentinelResultBackend
+from vedette_harness.workers import DramatiqWorkers
 
 
 def test_a_wait_for_a_result_goes_on_through_a_kill_9(
-    sentinel_cluster: SentinelCluster, dramatiq_worker_factory: WorkerFactory, tmp_path: Path
+    sentinel_cluster: SentinelCluster, dramatiq_worker_factory: DramatiqWorkers, tmp_path: Path
 ) -> None:
     dramatiq_worker_factory(sentinel_cluster)
     broker = SentinelBroker(config=sentinel_cluster.config, middleware=[])
@@ -35,7 +35,7 @@ def test_a_wait_for_a_result_goes_on_through_a_kill_9(
 
 
 def test_a_worker_process_watches_once_for_its_broker_and_its_results(
-    sentinel_cluster: SentinelCluster, dramatiq_worker_factory: WorkerFactory
+    sentinel_cluster: SentinelCluster, dramatiq_worker_factory: DramatiqWorkers
 ) -> None:
     # Dramatiq's main process never loads the broker, so each worker process watches on its
     # own; but once only, for the broker (db 0) and the result backend (db 1) alike.

@@ -2,6 +2,6 @@
 
 from rq import cron
 
-from tests.rq_adapter.jobs import tick
+from vedette_harness.rq_jobs import tick
 
 cron.register(tick, queue_name="default", interval=1)

@@ -18,11 +18,11 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 import vedette_rq
-from tests.rq_adapter.commands import JOB, rq_worker
-from tests.rq_adapter.conftest import WorkerFactory
-from tests.rq_adapter.queues import left_over, master_client
-from tests.survives_failover import EXECUTION_LOG_VARIABLE, ROOT, read_execution_log
 from vedette.testing import LossyProxy, SentinelCluster, wait_until
+from vedette_harness.execution_log import EXECUTION_LOG_VARIABLE, read_execution_log
+from vedette_harness.rq_commands import JOB, rq_worker
+from vedette_harness.rq_queues import left_over, master_client
+from vedette_harness.workers import WorkerFactory
 from vedette_rq.claims import CLAIM
 
 WORKERS = ["vedette_rq.Worker", "rq.Worker"]
@@ -151,8 +151,7 @@ def burst(url: str, worker_class: str, log: Path, queues: tuple[str, ...] = ("de
     """A burst worker (maintenance first, then the queues until they are empty)."""
     subprocess.run(
         rq_worker(url, "--burst", worker_class=worker_class, queues=queues),
-        env={**os.environ, "PYTHONPATH": str(ROOT), EXECUTION_LOG_VARIABLE: str(log)},
-        cwd=ROOT,
+        env={**os.environ, EXECUTION_LOG_VARIABLE: str(log)},
         check=True,
         timeout=120,
         capture_output=True,

@@ -21,20 +21,20 @@ import rq.worker
 from rq import Queue
 
 import vedette_rq
-from tests.rq_adapter.commands import JOB, rq_command, rq_worker
-from tests.rq_adapter.conftest import WorkerFactory
-from tests.rq_adapter.queues import left_over
-from tests.survives_failover import (
+from vedette.testing import ClusterFactory, SentinelCluster, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import JOB, rq_command, rq_worker
+from vedette_harness.rq_queues import left_over
+from vedette_harness.stream import (
     FAULTS,
     Fault,
     StreamReport,
     assert_survived,
     least_privileged_cluster,
-    read_execution_log,
     run_canaries,
     run_stream,
 )
-from vedette.testing import ClusterFactory, SentinelCluster, wait_until
+from vedette_harness.workers import WorkerFactory
 
 
 def stream_through(
@@ -127,7 +127,7 @@ def test_work_horses_follow_the_workers_watcher(
     queue = Queue("default", connection=vedette_rq.connect(sentinel_cluster.url))
 
     def horse_threads() -> list[str]:
-        job = queue.enqueue("tests.rq_adapter.jobs.vedette_threads")
+        job = queue.enqueue("vedette_harness.rq_jobs.vedette_threads")
         wait_until(lambda: job.get_status(refresh=True) == "finished", 30, "the job")
         returned = job.return_value()
         assert returned is not None

@@ -17,13 +17,15 @@ from rq.command import send_kill_horse_command, send_shutdown_command, send_stop
 from rq.job import Job, JobStatus
 
 import vedette_rq
-from tests.rq_adapter.commands import JOB, rq_command, rq_worker
-from tests.rq_adapter.conftest import WorkerFactory
-from tests.rq_adapter.queues import left_over
-from tests.survives_failover import assert_survived, read_execution_log, run_stream
 from vedette.testing import SentinelCluster, SwitchClock, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import JOB, rq_command, rq_worker
+from vedette_harness.rq_queues import left_over
+from vedette_harness.stream import assert_survived, run_stream
+from vedette_harness.workers import WorkerFactory
 
-SLOW_JOB = "tests.rq_adapter.jobs.record_slowly"
+ROOT = Path(__file__).resolve().parents[2]
+SLOW_JOB = "vedette_harness.rq_jobs.record_slowly"
 
 
 def ran(log: Path) -> list[int]:
@@ -116,7 +118,8 @@ def test_rq_cron_keeps_enqueueing_through_kill_9(
         url,
         "tests/rq_adapter/cron_config.py",
     )
-    scheduler = rq_worker_factory(cron, ready=0)
+    # RQ's cron imports a relative path to its configuration as a module: run from the root.
+    scheduler = rq_worker_factory(cron, ready=0, cwd=ROOT)
     log = tmp_path / "executions.log"
     wait_until(lambda: len(ran(log)) >= 2, 20, "the first ticks")
     with SwitchClock(sentinel_cluster) as clock:
@@ -139,7 +142,7 @@ def test_rq_s_sentinel_settings_work_with_a_vedette_worker(
 ) -> None:
     sentinels = ",".join(map(str, sentinel_cluster.sentinel_addresses))
     command = rq_command(
-        "worker", "-w", "vedette_rq.Worker", "-c", "tests.rq_adapter.sentinel_settings", "default"
+        "worker", "-w", "vedette_rq.Worker", "-c", "vedette_harness.rq_sentinel_settings", "default"
     )
     worker = rq_worker_factory(command, environment={"VEDETTE_SENTINELS": sentinels})
     # A producer's code reads the same kind of dict.

@@ -18,12 +18,12 @@ from rq import Queue
 from rq.scheduler import RQScheduler
 
 import vedette_rq
-from tests.rq_adapter.commands import JOB, rq_worker
-from tests.rq_adapter.conftest import WorkerFactory
-from tests.rq_adapter.queues import left_over, master_client
-from tests.rq_adapter.schedules import lateness_across_a_kill
-from tests.survives_failover import read_execution_log
 from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import JOB, rq_worker
+from vedette_harness.rq_queues import left_over, master_client
+from vedette_harness.rq_schedules import lateness_across_a_kill
+from vedette_harness.workers import WorkerFactory
 
 
 def children(pid: int) -> set[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import redis
@@ -13,9 +14,10 @@ from rq import Queue
 
 import vedette
 import vedette_rq
-from tests.survives_failover import ROOT
 from vedette_rq.compat import SUPPORTED_RQ, check_rq_version
 from vedette_rq.settings import following_sentinel_client, sentinel_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 INSTANCES = [("10.0.0.1", 26379), ("10.0.0.2", 26380)]
 SENTINEL_KWARGS = {"password": "sentinel-s3cret", "socket_timeout": 0.5}

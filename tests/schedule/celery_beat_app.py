@@ -2,7 +2,7 @@
 
 ``VEDETTE_BROKER_URL`` is the broker; ``VEDETTE_SCHEDULE_PREFIX`` the store's prefix;
 ``VEDETTE_LEASE`` its lease. ``beat_schedule`` has one entry, ``every-half-second``, sending
-``record(21)`` (the task of tests/celery_adapter/worker_app.py) every 0.5 s.
+``record(21)`` (the task of vedette_harness/celery_app.py) every 0.5 s.
 """
 
 import os

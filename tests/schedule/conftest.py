@@ -1,4 +1,4 @@
-"""Clusters shared by a module's schedule tests, and a fresh store per test."""
+"""Clusters shared by a module's schedule tests, and a fresh prefix and store per test."""
 
 import uuid
 from collections.abc import Iterator
@@ -22,13 +22,15 @@ def redis_cluster() -> Iterator[LocalRedisCluster]:
         yield started
 
 
-def fresh_prefix() -> str:
+@pytest.fixture
+def prefix() -> str:
+    """A store prefix no other test uses (the clusters are shared by a module's tests)."""
     return f"test:{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
-def store(cluster: SentinelCluster) -> Iterator[ScheduleStore]:
+def store(cluster: SentinelCluster, prefix: str) -> Iterator[ScheduleStore]:
     """A store on the Sentinel cluster's master, through Vedette's client."""
     client = vedette.connect(cluster.url)
-    yield ScheduleStore(client, prefix=fresh_prefix())
+    yield ScheduleStore(client, prefix=prefix)
     client.close()

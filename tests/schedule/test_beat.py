@@ -9,19 +9,20 @@ from pathlib import Path
 
 from rq.job import Job
 
-from tests.celery_adapter.conftest import celery_url
-from tests.rq_adapter.commands import rq_worker
-from tests.survives_failover import WorkerProcess, read_execution_log, running
 from vedette.schedule import Entry, Interval, ScheduleStore, Target, run_id
 from vedette.schedule.timing import to_millis
 from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.celery_producer import celery_url
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import rq_worker
+from vedette_harness.workers import WorkerProcess, running
 
 # The number each framework's entry passes to its `record` job, task or actor.
 NUMBERS = {"celery": 1, "dramatiq": 2, "rq": 3}
 TARGETS = {
     "celery": Target(framework="celery", name="record", args=[1]),
     "dramatiq": Target(framework="dramatiq", name="record", queue="default", args=[2]),
-    "rq": Target(framework="rq", name="tests.rq_adapter.jobs.record", args=[3]),
+    "rq": Target(framework="rq", name="vedette_harness.rq_jobs.record", args=[3]),
 }
 
 
@@ -48,7 +49,7 @@ def test_one_beat_sends_each_framework_s_entry_to_its_workers(
             "-m",
             "celery",
             "-A",
-            "tests.celery_adapter.worker_app",
+            "vedette_harness.celery_app",
             "worker",
             "--pool",
             "solo",
@@ -66,7 +67,7 @@ def test_one_beat_sends_each_framework_s_entry_to_its_workers(
             sys.executable,
             "-m",
             "dramatiq",
-            "tests.dramatiq_adapter.worker_app",
+            "vedette_harness.dramatiq_app",
             "--processes",
             "1",
             "--threads",

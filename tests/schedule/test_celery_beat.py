@@ -15,15 +15,16 @@ import pytest
 from celery import Celery
 from celery.schedules import crontab, schedule
 
-from tests.celery_adapter.conftest import celery_url
-from tests.schedule.conftest import fresh_prefix
-from tests.survives_failover import WorkerProcess, read_execution_log, running
 from vedette import ConfigurationError
 from vedette.schedule import Crontab, Entry, Interval, ScheduleStore, Target
 from vedette.testing import SentinelCluster, wait_until
 from vedette_celery.beat import Scheduler
+from vedette_harness.celery_producer import celery_url
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.workers import WorkerProcess, running
 
 LEASE = 2.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def app_for(cluster: SentinelCluster, prefix: str, beat_schedule: dict[str, Any]) -> Celery:
@@ -35,11 +36,6 @@ def app_for(cluster: SentinelCluster, prefix: str, beat_schedule: dict[str, Any]
         beat_schedule=beat_schedule,
     )
     return app
-
-
-@pytest.fixture
-def prefix() -> str:
-    return fresh_prefix()
 
 
 @pytest.fixture
@@ -159,6 +155,7 @@ def beat_process(cluster: SentinelCluster, prefix: str, tmp_path: Path, name: st
             "VEDETTE_SCHEDULE_PREFIX": prefix,
             "VEDETTE_LEASE": str(LEASE),
         },
+        cwd=ROOT,  # `python -m celery` finds tests.schedule.celery_beat_app from there
     )
 
 
@@ -171,7 +168,7 @@ def test_celery_beat_leads_the_store_and_a_standby_takes_over_after_kill_9(
             "-m",
             "celery",
             "-A",
-            "tests.celery_adapter.worker_app",
+            "vedette_harness.celery_app",
             "worker",
             "--pool",
             "solo",

@@ -16,7 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import vedette
-from tests.schedule.conftest import fresh_prefix
 from tests.schedule.documents import FRAMEWORK, ISSUE_DOCUMENTS, derandomized, nested, pushed, valid
 from tests.schedule.recording import Recording, running, slots_of
 from vedette.errors import ConfigurationError
@@ -221,11 +220,11 @@ def test_entries_written_by_hand_are_parked_and_reported_once(
 
 
 def test_a_client_that_decodes_replies_takes_bytes_that_are_not_utf8_too(
-    cluster: SentinelCluster, caplog: pytest.LogCaptureFixture
+    cluster: SentinelCluster, prefix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="vedette.schedule")
     client = vedette.connect(cluster.url, decode_responses=True)
-    store = ScheduleStore(client, prefix=fresh_prefix())
+    store = ScheduleStore(client, prefix=prefix)
     try:
         with leading(store):
             client.rpush(store.inbox_key, b"\xff\xfe", json.dumps(valid("after")))

@@ -8,7 +8,6 @@ import pytest
 import redis
 
 import vedette
-from tests.schedule.conftest import fresh_prefix
 from vedette.schedule import (
     Crontab,
     Entry,
@@ -22,16 +21,16 @@ from vedette.testing import LocalRedisCluster, SentinelCluster
 
 
 @pytest.fixture(params=["sentinel", "redis-cluster"])
-def store(request: pytest.FixtureRequest) -> Iterator[ScheduleStore]:
+def store(request: pytest.FixtureRequest, prefix: str) -> Iterator[ScheduleStore]:
     """A store through Vedette's client on a Sentinel cluster, or on a Redis Cluster."""
     if request.param == "sentinel":
         cluster: SentinelCluster = request.getfixturevalue("cluster")
         client = vedette.connect(cluster.url)
-        yield ScheduleStore(client, prefix=fresh_prefix())
+        yield ScheduleStore(client, prefix=prefix)
         client.close()
     else:
         nodes: LocalRedisCluster = request.getfixturevalue("redis_cluster")
-        yield ScheduleStore(nodes.client(), prefix=fresh_prefix())
+        yield ScheduleStore(nodes.client(), prefix=prefix)
 
 
 NOW = datetime(2026, 12, 4, 12, 0, 10, tzinfo=timezone.utc).timestamp()

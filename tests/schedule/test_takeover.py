@@ -14,17 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from tests.schedule.recording import read_log
-from tests.survives_failover import ROOT
 from vedette.schedule import Entry, Interval, ScheduleStore, Target
 from vedette.testing import SentinelCluster, wait_until
+from vedette_harness.dispatch_log import read_log
 
 LEASE = 2.0
 STEP = 50  # ms: a 0.05 s entry gives 200 slots in 10 s
 
 
 class Scheduler:
-    """A `tests.schedule.beat_process` process."""
+    """A `vedette_harness.scheduler_process` process."""
 
     def __init__(
         self, cluster: SentinelCluster, store: ScheduleStore, log: Path, owner: str, *options: str
@@ -47,7 +46,7 @@ class Scheduler:
             [
                 sys.executable,
                 "-m",
-                "tests.schedule.beat_process",
+                "vedette_harness.scheduler_process",
                 cluster.url,
                 store.prefix,
                 str(log),
@@ -56,7 +55,6 @@ class Scheduler:
                 str(LEASE),
                 *options,
             ],
-            cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=output,
         )

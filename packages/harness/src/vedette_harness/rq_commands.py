@@ -1,13 +1,15 @@
 """RQ's command lines as the adapter's users type them, and the job the tests enqueue.
 
-Apart from the fixtures (conftest.py) so the demo and the benchmarks use them without pytest.
+Plain strings, no RQ import: the tests' fixtures, the demo and the benchmark build them here.
 """
 
 from __future__ import annotations
 
 import sys
 
-JOB = "tests.rq_adapter.jobs.record"
+__all__ = ["JOB", "rq_command", "rq_worker"]
+
+JOB = "vedette_harness.rq_jobs.record"
 
 
 def rq_command(*arguments: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The Dramatiq app the failover tests run in real ``dramatiq`` worker processes.
+"""The Dramatiq app real worker processes run: ``dramatiq vedette_harness.dramatiq_app``.
 
 ``VEDETTE_DRAMATIQ_MODE`` picks how the broker follows the Sentinel service:
 
@@ -22,8 +22,8 @@ from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 
 import vedette
-from tests.survives_failover import record_execution
 from vedette_dramatiq import SentinelBroker, SentinelMiddleware, SentinelResultBackend
+from vedette_harness.execution_log import record_execution
 
 config = vedette.SentinelConfig.from_url(os.environ["VEDETTE_URL"])
 mode = os.environ.get("VEDETTE_DRAMATIQ_MODE", "broker")

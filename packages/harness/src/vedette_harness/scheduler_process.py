@@ -1,6 +1,9 @@
 """A scheduler process for the takeover tests: it leads a store and logs runs to a file.
 
-python -m tests.schedule.beat_process URL PREFIX LOG OWNER [--lease S] [--die-after N] [--unsure]
+python -m vedette_harness.scheduler_process URL PREFIX LOG OWNER [--lease S] [--die-after N]
+[--unsure]
+
+Its dispatcher, for the framework ``test``, is `vedette_harness.dispatch_log.FileLog`.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from pathlib import Path
 from types import FrameType
 
 import vedette
-from tests.schedule.recording import FileLog
 from vedette.schedule import ScheduleRunner, ScheduleStore
+from vedette_harness.dispatch_log import FileLog
+
+__all__ = ["main"]
 
 
 def main() -> None:
+    """Lead the store at URL with PREFIX, as OWNER, until SIGTERM."""
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("prefix")

@@ -1,35 +1,32 @@
-"""The shared "survives failover" harness: a steady stream of work, a fault mid-stream, counts.
+"""The shared "survives failover" stream: a steady stream of work, a fault mid-stream, counts.
 
-Every adapter's failover tests run the same experiment on a real cluster with real worker
-processes, and differ only in how work is sent and where it may be stranded:
+Every adapter's failover tests (and the benchmarks, and the demo) run the same experiment on a
+real cluster with real worker processes, and differ only in how work is sent and where it may be
+stranded:
 
-1. start the framework's worker processes (`WorkerProcess`);
+1. start the framework's worker processes (`vedette_harness.workers.WorkerProcess`);
 2. send ``count`` numbered jobs at ``rate`` per second (`run_stream`), injecting the fault
    (`FAULTS`) half-way; the producer records which sends returned and which raised; afterwards
    a batch of canaries must run (`run_canaries`);
 3. each job, when it runs, appends its number and the time to an execution log
-   (`record_execution`, called by the framework's job function in the worker);
+   (`vedette_harness.execution_log.record_execution`, called by the framework's job function in
+   the worker);
 4. wait until every acknowledged job has run, then count (`StreamReport`): producer errors,
    lost (acknowledged, never run), duplicated (run more than once), stranded (left in a queue or
    an unacknowledged set, as the adapter counts them: ``left_over``), how long after Sentinel's
    ``+switch-master`` the first job ran (consumption resuming), and, in a planned failover,
    every write the old master ran after the replica was promoted (`ServerWrites`: writes there
    are discarded when the old master becomes a replica).
-
-The execution log is a file, not Redis: what is counted must not depend on the system under test.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,27 +36,21 @@ import redis
 
 from vedette import Address
 from vedette.testing import ClusterFactory, SentinelCluster, SwitchClock, wait_until
+from vedette_harness.execution_log import read_execution_log
 
 __all__ = [
-    "EXECUTION_LOG_VARIABLE",
     "FAULTS",
     "FAULT_TABLE_HEADER",
     "Fault",
     "ServerWrites",
     "StreamReport",
-    "WorkerProcess",
     "assert_survived",
     "fault_table_row",
     "least_privileged_cluster",
-    "read_execution_log",
-    "record_execution",
+    "promoted_at",
     "run_canaries",
     "run_stream",
-    "running",
 ]
-
-ROOT = Path(__file__).resolve().parents[1]
-EXECUTION_LOG_VARIABLE = "VEDETTE_EXECUTION_LOG"
 
 Fault = Literal["kill", "failover", "freeze"]
 FAULTS: tuple[Fault, ...] = ("kill", "failover", "freeze")
@@ -75,25 +66,6 @@ def least_privileged_cluster(factory: ClusterFactory, *, grant: str = "") -> Sen
     return factory(username="app", password="app-pw", user_rules=rules)
 
 
-def record_execution(number: int) -> None:
-    """Note that job ``number`` ran (call it from the job, in the worker process)."""
-    line = f"{number} {time.monotonic():.6f} {os.getpid()}\n"
-    # One write() of a short line to a file opened for appending: atomic between processes.
-    with Path(os.environ[EXECUTION_LOG_VARIABLE]).open("a") as log:
-        log.write(line)
-
-
-def read_execution_log(path: Path) -> list[tuple[int, float]]:
-    """(job number, monotonic time it ran) for every execution recorded in ``path``."""
-    if not path.exists():
-        return []
-    runs = []
-    for line in path.read_text().splitlines():
-        number, at, _pid = line.split()
-        runs.append((int(number), float(at)))
-    return runs
-
-
 @dataclass
 class StreamReport:
     """What a stream with a fault in the middle came to."""
@@ -104,6 +76,7 @@ class StreamReport:
     producer_errors: list[str] = field(default_factory=list)
     """Sends that raised, as ``number: Type: message``."""
     runs: list[tuple[int, float]] = field(default_factory=list)
+    """(job number, monotonic time) of every run in the execution log."""
     switched_at: float | None = None
     """Monotonic time of the first ``+switch-master`` after the fault."""
     stranded: int = 0
@@ -113,11 +86,13 @@ class StreamReport:
 
     @property
     def lost(self) -> list[int]:
+        """Jobs acknowledged and never run."""
         ran = {number for number, _ in self.runs}
         return [number for number in self.sent if number not in ran]
 
     @property
     def duplicated(self) -> list[int]:
+        """Jobs run more than once."""
         return sorted(n for n, times in Counter(n for n, _ in self.runs).items() if times > 1)
 
     @property
@@ -129,6 +104,7 @@ class StreamReport:
         return min(after) - self.switched_at if after else None
 
     def summary(self) -> str:
+        """One line of counts, as the tests print it."""
         resumed = self.resumed_after_switch
         old_master = (
             f", {len(self.written_to_old_master)} writes to the old master after the promotion"
@@ -297,6 +273,7 @@ class ServerWrites:
         self._subscribed = threading.Event()
 
     def start(self) -> None:
+        """Start monitoring (on a daemon thread); returns once subscribed, or after 10 s."""
         self._thread.start()
         self._subscribed.wait(10)
 
@@ -361,74 +338,3 @@ def _inject(cluster: SentinelCluster, fault: Fault) -> None:
         cluster.failover()
     else:
         cluster.freeze_master()
-
-
-class WorkerProcess:
-    """A framework's worker, started as its users start it, with the execution log set."""
-
-    def __init__(
-        self,
-        command: Sequence[str],
-        *,
-        log: Path,
-        output: Path,
-        environment: Mapping[str, str] = {},
-    ) -> None:
-        self.command = list(command)
-        self.output = output
-        env = dict(os.environ)
-        env.update(environment)
-        env[EXECUTION_LOG_VARIABLE] = str(log)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-        self._env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        with self.output.open("wb") as output:
-            self.process = subprocess.Popen(
-                self.command,
-                env=self._env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                start_new_session=True,
-            )
-        return self
-
-    def wait_ready(self, marker: str, count: int = 1, timeout: float = 60.0) -> WorkerProcess:
-        """Wait until ``marker`` shows ``count`` times in the output; the worker must still run."""
-        wait_until(
-            lambda: self.text().count(marker) >= count or not self.alive, timeout, "the worker"
-        )
-        assert self.alive, self.text()
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace") if self.output.exists() else ""
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM (a warm shutdown), then SIGKILL if it lingers; the exit code."""
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # with its children
-                self.process.wait(10)
-        return self.process.returncode
-
-
-@contextmanager
-def running(worker: WorkerProcess) -> Iterator[WorkerProcess]:
-    """Start ``worker``; stop it afterwards whatever happens."""
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()

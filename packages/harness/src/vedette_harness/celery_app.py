@@ -1,7 +1,9 @@
-"""The Celery app the failover tests run in real ``celery worker`` processes.
+"""The Celery app real ``celery worker`` processes run: ``celery -A vedette_harness.celery_app``.
 
-It does not import vedette_celery: the ``celery`` command registers the schemes by itself, so
-the settings are all a worker needs.
+Its settings come from the environment: ``VEDETTE_BROKER_URL``, ``VEDETTE_RESULT_BACKEND``,
+``VEDETTE_BROKER_OPTIONS`` (transport options, JSON) and ``VEDETTE_ACKS_LATE``
+(`vedette_harness.workers.CeleryWorkers` sets them). It does not import vedette_celery: the
+``celery`` command registers the schemes by itself, so the settings are all a worker needs.
 """
 
 import json
@@ -11,7 +13,7 @@ import time
 
 from celery import Celery
 
-from tests.survives_failover import record_execution
+from vedette_harness.execution_log import record_execution
 
 # The same transport options for the broker and the results, as celery-redis-sentinel's README.
 options = json.loads(os.environ.get("VEDETTE_BROKER_OPTIONS") or "{}")

@@ -1,4 +1,7 @@
-"""The jobs the RQ tests enqueue, run by real ``rq worker`` processes."""
+"""The jobs the RQ tests, benchmark and demo enqueue, run by real ``rq worker`` processes.
+
+Enqueued by name (`vedette_harness.rq_commands.JOB` is ``vedette_harness.rq_jobs.record``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import time
 
 from rq import get_current_job
 
-from tests.survives_failover import record_execution
+from vedette_harness.execution_log import record_execution
 
 
 def record(number: int) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from rq import Queue
 
-from tests.rq_adapter.commands import JOB
-from tests.survives_failover import read_execution_log
 from vedette.testing import SentinelCluster, SwitchClock, WaitTimeout, wait_until
+from vedette_harness.execution_log import read_execution_log
+from vedette_harness.rq_commands import JOB
 
 __all__ = ["lateness_across_a_kill"]
 

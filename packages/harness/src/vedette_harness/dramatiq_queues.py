@@ -1,4 +1,4 @@
-"""What a Dramatiq Redis broker left on the master, and the worker app's messages."""
+"""What a Dramatiq Redis broker left on the master, and messages for the harness's app."""
 
 from __future__ import annotations
 

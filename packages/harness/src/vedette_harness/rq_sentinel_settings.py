@@ -1,6 +1,7 @@
-"""An RQ settings module (``rq worker -c ...``) with RQ's ``SENTINEL`` dict, as users write it.
+"""An RQ settings module with RQ's ``SENTINEL`` dict, as users write it.
 
-The tests point it at their cluster through ``VEDETTE_SENTINELS`` (``host:port,host:port``).
+``rq worker -c vedette_harness.rq_sentinel_settings``; the tests and the benchmark point it at
+their cluster through ``VEDETTE_SENTINELS`` (``host:port,host:port``).
 """
 
 import os
