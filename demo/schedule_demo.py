@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import vedette
+import vedette_celery
 from vedette.schedule import Entry, Interval, ScheduleStore, Target
 from vedette.schedule.timing import to_millis
 from vedette.testing import SentinelCluster, wait_until
@@ -102,7 +103,7 @@ def run() -> None:
 
 def _processes(cluster: SentinelCluster, directory: Path) -> dict[str, WorkerProcess]:
     url = cluster.url
-    celery_url = url.replace("redis+sentinel://", "redis-sentinel://", 1) + "/0"
+    celery_url = vedette_celery.celery_url(url) + "/0"
     commands = {
         "celery": (
             [

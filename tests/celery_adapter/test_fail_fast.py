@@ -25,8 +25,7 @@ from vedette_harness.celery_producer import celery_url, producer_app
 
 DEADLINE = 3.0
 # The last lookup may start just before the deadline and wait on each dead Sentinel (connect
-# timeout 0.5 s, two of them); the rest is room for a loaded machine. Before the fix these
-# calls took 103 to 107 s.
+# timeout 0.5 s, two of them); the rest is room for a loaded machine.
 BOUND = DEADLINE + 2 * 0.5 + 3.0
 
 

@@ -1,8 +1,8 @@
 """A prefork worker's pool processes follow the main process's watcher, with no thread of their own.
 
-Celery forks its pool before the worker connects to the broker; a pool process that stored a
-result on the ``redis-sentinel://`` backend used to start a watcher of its own: 9 threads and a
-subscription to every Sentinel per process. Counted from inside the pool processes, and on the
+Celery forks its pool before the worker connects to the broker; a pool process that stores a
+result on the ``redis-sentinel://`` backend must not start a watcher of its own (threads, and a
+subscription to every Sentinel, per process). Counted from inside the pool processes, and on the
 Sentinels, before and after a kill -9.
 """
 

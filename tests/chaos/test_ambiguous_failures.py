@@ -1,10 +1,9 @@
 """What a command gets when its reply is late or lost (docs/failover.md, "What a retry may repeat").
 
-Issue 7, finding 5: with the master frozen for a while (no failover), every command timed out,
-was retried, and ran twice once the master woke up: RPOP and BRPOP each lost a job, LPUSH
-stored one twice, INCR counted one extra, silently. Now a late reply is waited for while the
-server is still the master, so each runs once; and a pop whose connection breaks after it was
-sent raises `OutcomeUnknownError` instead of being retried.
+With the master frozen for a while (no failover), a command whose reply is late is waited for
+while the server is still the master: it runs once (no RPOP or BRPOP loses a job, no LPUSH
+stores one twice, no INCR counts one extra). A pop whose connection breaks after it was sent
+raises `OutcomeUnknownError`: it is never retried.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 Right after a failover the Sentinels that lost the election still name the old master for a few
 milliseconds; after a planned failover the old master keeps saying ROLE master for ~10 s. A
-client that reconnected on the switch and believed the majority went back to the old master and
-lost every write it made there (issue 7, finding 1: 2 of 3 runs lost ~490 of ~590 writes).
+client that reconnects on the switch must not believe such a majority: every write it made on
+the old master would be lost.
 
 The deterministic test keeps two Sentinels stale for as long as it likes: they are cut off by
 access control (they can no longer reach the Redis nodes, nor be reached by the third Sentinel)
 while clients still reach them, and the third fails the master over on its own (SENTINEL
-FAILOVER needs no vote). The second test is the plain scenario of the report, repeated.
+FAILOVER needs no vote). The second test is the plain planned failover, repeated.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """One error face: the same fault raises the same type from every entry point, promptly.
 
-Issue 7, finding 6: a wrong service name raised ``ServiceNotFoundError`` from ``discover()``
-but a plain ``redis.ConnectionError`` from a client (the Vedette error only as its cause), and
-``ensure_call`` retried it for 60 s; a wrong Sentinel password raised an error that was no
-redis-py error. Now every error is both Vedette's and redis-py's, none is an ``OSError``, and a
-fault that retrying cannot fix is raised at once by every path.
+A wrong service name is ``ServiceNotFoundError`` from ``discover()``, from a client and from
+``ensure_call`` alike, raised at once (never retried); a wrong Sentinel password is an
+``AuthenticationError`` that is redis-py's too. Every error is both Vedette's and redis-py's,
+none is an ``OSError``, and a fault that retrying cannot fix is raised at once by every path.
 """
 
 from __future__ import annotations

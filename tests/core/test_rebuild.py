@@ -1,9 +1,9 @@
 """Rebuilding a client from a Vedette one, as libraries do (RQ's scheduler, pool and spawn worker).
 
-Issue 7, finding 7: ``connection_kwargs`` carried the pool itself, a connect hook and a retry
-object holding locks, and no host, so ``redis.Redis(**kwargs)`` raised TypeError and pickling
-failed. Now they are plain redis-py keyword arguments with the current master's address, and
-the pool's connection class, given them, makes connections that follow the master.
+A pool's ``connection_kwargs`` are plain redis-py keyword arguments with the current master's
+address (no pool, connect hook or retry object holding locks): ``redis.Redis(**kwargs)`` works
+and they pickle. The pool's connection class, given them, makes connections that follow the
+master.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`vedette beat` stops, in one line and with exit status 1, where no retry can succeed: refused
-credentials, a NOPERM reply, no Sentinel at all (issue 18). Never a password in what it says."""
+credentials, a NOPERM reply, no Sentinel at all. Never a password in what it says."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def beat(url: str) -> tuple[int, str, float]:
         [sys.executable, "-m", "vedette", "beat", url, "--lease", "2"],
         capture_output=True,
         text=True,
-        timeout=60,  # it used to run until killed, with a traceback every poll
+        timeout=60,  # it must exit by itself, not run until killed
         check=False,
     )
     return process.returncode, process.stdout + process.stderr, time.monotonic() - started

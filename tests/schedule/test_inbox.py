@@ -1,5 +1,5 @@
 """Whatever is pushed to the inbox of a running leader, or written by hand into the store, every
-other entry keeps its every run (issue 18): a bad document is refused with the reason, a bad
+other entry keeps its every run: a bad document is refused with the reason, a bad
 stored entry is parked and reported once, and no tick fails."""
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ __all__ = ["celery_url", "producer_app"]
 def celery_url(cluster: SentinelCluster, db: int = 0) -> str:
     """The cluster's service as a Celery URL (``redis-sentinel://``, ``rediss-`` with TLS)."""
     url, _, query = cluster.url.partition("?")
-    scheme, _, rest = url.partition("://")
-    return f"{scheme.replace('+', '-')}://{rest}/{db}" + (f"?{query}" if query else "")
+    return vedette_celery.celery_url(f"{url}/{db}") + (f"?{query}" if query else "")
 
 
 def producer_app(broker_url: str, result_backend: str | None = None) -> Celery:

@@ -14,8 +14,12 @@ following, and a later fork compares what its child reads with it.
 
 from __future__ import annotations
 
-from vedette.sentinel.discovery import Discovery
+from typing import TYPE_CHECKING
+
 from vedette.sentinel.shared_view import SharedView, View
+
+if TYPE_CHECKING:
+    from vedette.sentinel.discovery import Discovery
 
 __all__ = ["ParentView"]
 

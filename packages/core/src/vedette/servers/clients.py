@@ -8,7 +8,7 @@ job, done with knowledge of the failover. Sentinel and verification connections 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -16,8 +16,10 @@ from redis.client import Pipeline
 from redis.retry import Retry
 
 from vedette.address import Address
-from vedette.config.sentinel_config import SentinelConfig
 from vedette.servers.tls import SSLConnection
+
+if TYPE_CHECKING:
+    from vedette.config.sentinel_config import SentinelConfig
 
 
 def _no_retry() -> Retry:
