@@ -176,6 +176,7 @@ def lowest(session: nox.Session) -> None:
     first = [
         "tests/core",
         "tests/chaos",
+        "tests/async_client",
         "tests/dramatiq_adapter",
         "tests/rq_adapter",
         *LOWEST_SCHEDULE,

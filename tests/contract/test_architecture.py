@@ -44,6 +44,7 @@ CORE_LAYERS = (
     "servers",
     "sentinel",
     "client",
+    "asyncio",
     "vedette",
     "schedule",
     "testing",

@@ -8,14 +8,17 @@ The same calls run here, so they also stay true at run time.
 from __future__ import annotations
 
 import ast
+import asyncio
 import dataclasses
 import inspect
 import ssl
 from pathlib import Path
 
 import redis
+import redis.asyncio
 
 import vedette
+import vedette.asyncio
 from vedette import Address, AddressMap, SentinelConfig
 from vedette.testing import ScriptedWatcher, capture_events
 
@@ -66,6 +69,35 @@ def test_documented_client_calls_are_typed() -> None:
     assert watcher is pool.watcher
     reader.close()
     client.close()
+
+
+def test_documented_async_calls_are_typed() -> None:
+    config = SentinelConfig(sentinels=["127.0.0.1:1"], service_name="mymaster")
+
+    async def documented() -> None:
+        client: redis.asyncio.Redis = vedette.asyncio.connect(config, decode_responses=True)
+        reader: redis.asyncio.Redis = vedette.asyncio.connect_replica(config)
+        pool = client.connection_pool
+        assert isinstance(pool, vedette.asyncio.AsyncMasterPool)
+        watcher: vedette.FailoverWatcher = pool.watcher
+
+        @vedette.asyncio.ensured(deadline=30)
+        async def enqueue(payload: str) -> int:
+            return await vedette.asyncio.ensure_call(answer, len(payload))
+
+        async def answer(value: int) -> int:
+            return value
+
+        count: int = await enqueue("job")
+        assert count == 3
+        with watcher.events(timeout=0.01) as events:
+            async for event in events:
+                described: str = event.describe()
+                assert described
+        await reader.aclose()
+        await client.aclose()
+
+    asyncio.run(documented())
 
 
 def _typed_init_signature() -> ast.FunctionDef:

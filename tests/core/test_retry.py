@@ -61,9 +61,9 @@ def test_a_master_switch_ends_the_pause_at_once(monkeypatch: pytest.MonkeyPatch)
         vedette.retry.retry_after(
             redis.ConnectionError("down"),
             lambda: failing(1000, redis.ConnectionError("down"), calls)(1),
-            deadline=1.5,
-            backoff=Backoff(minimum=10, maximum=10),
-            what="test",
+            vedette.retry.Attempts(
+                deadline=1.5, backoff=Backoff(minimum=10, maximum=10), what="test"
+            ),
         )
     assert calls
     assert 0.3 <= calls[0] - started < 0.8  # without the signal: not before 10 s

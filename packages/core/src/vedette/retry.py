@@ -25,7 +25,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
 import redis
 from redis.backoff import NoBackoff
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "Attempts",
     "Backoff",
     "FailoverRetry",
     "deadline_for",
@@ -123,17 +124,20 @@ def ensure_call(
     try:
         return attempt()
     except Exception as error:
-        return retry_after(
-            error,
-            attempt,
-            deadline=DEFAULT_DEADLINE if deadline is None else deadline,
-            backoff=Backoff(),
-            what=_describe(fn),
-            idempotent=idempotent,
-        )
+        return retry_after(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
 
 
-def _describe(fn: Callable[..., Any]) -> str:
+def call_attempts(fn: Callable[..., Any], deadline: float | None, *, idempotent: bool) -> Attempts:
+    """The plan `ensure_call` (sync or async) follows after ``fn`` first failed."""
+    return Attempts(
+        deadline=DEFAULT_DEADLINE if deadline is None else deadline,
+        backoff=Backoff(),
+        what=describe_call(fn),
+        idempotent=idempotent,
+    )
+
+
+def describe_call(fn: Callable[..., Any]) -> str:
     """What ``fn`` does, for a log line or an error: its name, or the command it sends.
 
     A redis-py ``Script`` (what ``register_script`` returns) has no name: it is shown as the
@@ -173,80 +177,114 @@ def ensured(
     return decorate if fn is None else decorate(fn)
 
 
-def retry_after(
-    error: Exception,
-    attempt: Callable[[], T],
-    *,
-    deadline: float,
-    backoff: Backoff,
-    what: str,
-    after_failure: Callable[[Exception], None] | None = None,
-    timeout_error: bool = True,
-    at_once: bool = False,
-    idempotent: bool = False,
-) -> T:
-    """The retry loop shared by `ensure_call` and the Vedette connections, after a failure.
+class Attempts:
+    """When to try again after a failure, and when to stop: the retry decisions, without I/O.
+
+    The sync retry loops (`retry_after`, `FailoverRetry`) and the async ones
+    (`vedette.asyncio.retry`) ask it after each failure how long to pause; it raises when they
+    must stop.
+
+    Args:
+        deadline: Seconds to keep trying, from now.
+        backoff: Pauses between attempts.
+        what: What is attempted, for log lines and the timeout's message.
+        timeout_error: At the deadline, raise `FailoverTimeout` (chaining the last error);
+            False re-raises the last error itself, as redis-py does when its retries run out.
+        at_once: Make the first retry without a pause (the master already switched).
+        idempotent: Retry an `OutcomeUnknownError` too (the attempt may run twice).
+    """
+
+    def __init__(
+        self,
+        *,
+        deadline: float,
+        backoff: Backoff,
+        what: str,
+        timeout_error: bool = True,
+        at_once: bool = False,
+        idempotent: bool = False,
+    ) -> None:
+        self._deadline = deadline
+        self._end = time.monotonic() + deadline
+        self._pauses = backoff.delays()
+        self._what = what
+        self._timeout_error = timeout_error
+        self._at_once = at_once
+        self._idempotent = idempotent
+        self.made = 1
+        """Attempts made so far."""
+
+    def pause_after(self, error: Exception) -> float:
+        """Seconds to pause before the next attempt, after ``error``; counts that attempt.
+
+        Raises:
+            Exception: ``error`` itself, when it is not worth retrying (or, without
+                ``timeout_error``, at the deadline).
+            FailoverTimeout: The deadline passed with only retryable errors.
+        """
+        retryable = is_retryable(error) or (
+            self._idempotent and isinstance(error, OutcomeUnknownError)
+        )
+        if not retryable:
+            raise error
+        remaining = self._end - time.monotonic()
+        if remaining <= 0:
+            self._give_up(error)
+        pause = 0.0 if self._at_once else min(next(self._pauses), remaining)
+        self._at_once = False
+        logger.debug(
+            "%s failed (%s: %s); attempt %d in at most %.3f s",
+            self._what,
+            type(error).__name__,
+            error,
+            self.made + 1,
+            pause,
+        )
+        self.made += 1
+        return pause
+
+    def _give_up(self, error: Exception) -> NoReturn:
+        logger.warning(
+            "%s: still failing after %g s and %d attempts: %s: %s",
+            self._what,
+            self._deadline,
+            self.made,
+            type(error).__name__,
+            error,
+        )
+        if not self._timeout_error:
+            raise error
+        raise FailoverTimeout(
+            f"{self._what}: still failing after {self._deadline:g} s and {self.made} attempts; "
+            f"last error: {type(error).__name__}: {error}",
+            deadline=self._deadline,
+            attempts=self.made,
+        ) from error
+
+
+def retry_after(error: Exception, attempt: Callable[[], T], attempts: Attempts) -> T:
+    """The retry loop of `ensure_call`, after a first failure ``error``.
 
     Args:
         error: What the first attempt raised.
         attempt: One more attempt.
-        deadline: Seconds to keep trying, from now.
-        backoff: Pauses between attempts.
-        what: What is attempted, for log lines and the timeout's message.
-        after_failure: Called with each error before it is classified (a connection drops its
-            broken socket there); an exception it raises propagates.
-        timeout_error: At the deadline, raise `FailoverTimeout` (chaining the last error);
-            False re-raises the last error itself, as redis-py does when its retries run out.
-        at_once: Make the first retry without a pause (the master already switched).
-        idempotent: Retry an `OutcomeUnknownError` too (``attempt`` may run twice).
+        attempts: When to try again, and when to stop.
 
     Raises:
         FailoverTimeout: The deadline passed with only retryable errors.
     """
-    end = time.monotonic() + deadline
-    pauses = backoff.delays()
-    attempts = 1
-    while True:
-        if after_failure is not None:
-            after_failure(error)
-        if not (is_retryable(error) or (idempotent and isinstance(error, OutcomeUnknownError))):
-            raise error
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            logger.warning(
-                "%s: still failing after %g s and %d attempts: %s: %s",
-                what,
-                deadline,
-                attempts,
-                type(error).__name__,
-                error,
-            )
-            if not timeout_error:
-                raise error
-            raise FailoverTimeout(
-                f"{what}: still failing after {deadline:g} s and {attempts} attempts; "
-                f"last error: {type(error).__name__}: {error}",
-                deadline=deadline,
-                attempts=attempts,
-            ) from error
-        switches = state.switch_signal.count
-        pause = 0.0 if at_once else min(next(pauses), remaining)
-        at_once = False
-        logger.debug(
-            "%s failed (%s: %s); attempt %d in at most %.3f s",
-            what,
-            type(error).__name__,
-            error,
-            attempts + 1,
-            pause,
-        )
-        if pause:
-            state.switch_signal.wait(switches, pause)
-        attempts += 1
-        try:
-            return attempt()
-        except Exception as failure:
-            error = failure
+    try:
+        while True:
+            switches = state.switch_signal.count
+            pause = attempts.pause_after(error)
+            if pause:
+                state.switch_signal.wait(switches, pause)
+            try:
+                return attempt()
+            except Exception as failure:
+                error = failure
+    finally:
+        del error  # frame -> error -> traceback -> frame: freed now, not by the collector
 
 
 def deadline_for(config: SentinelConfig) -> float:
@@ -261,10 +299,10 @@ def deadline_for(config: SentinelConfig) -> float:
 
 
 class FailoverRetry(redis.retry.Retry):
-    """redis-py's retry hook, one per Vedette connection: `retry_after` under the deadline.
+    """redis-py's retry hook, one per Vedette connection: retries under the deadline.
 
     redis-py calls it around each command (and each connect). When the command succeeds it adds
-    nothing but a flag; after a failure it runs `retry_after` with the config's backoff and
+    nothing but a flag; after a failure it follows `Attempts` with the config's backoff and
     ``retry_deadline``. Inside that, redis-py's own nested calls (a reconnect wrapped in the same
     retry) make a single attempt each, so one deadline covers the whole command.
 
@@ -284,11 +322,7 @@ class FailoverRetry(redis.retry.Retry):
         replaced: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(NoBackoff(), -1)
-        self._config = config
-        self._retry_readonly = retry_readonly
-        # Weakly: the connection holds this retry, and a cycle would keep both alive until the
-        # garbage collector runs (a pool-less connection's watcher stops when it is freed).
-        self._replaced = None if replaced is None else weakref.WeakMethod(replaced)
+        self.rules = ConnectionRetryRules(config, retry_readonly=retry_readonly, replaced=replaced)
         self._active = False  # a call of this connection is running: nested calls try once
 
     def call_with_retry(
@@ -318,34 +352,78 @@ class FailoverRetry(redis.retry.Retry):
         accept: Callable[[Exception], bool] | None,
         with_failure_count: bool,
     ) -> T:
+        rules = self.rules
+        attempts = rules.attempts()
         failures = 0
-        config = self._config
+        try:
+            while True:
+                failures += 1
+                try:
+                    fail(error, failures) if with_failure_count else fail(error)
+                except Exception as raised:
+                    rules.screen_cleanup(error, raised)
+                rules.screen(error, accept)
+                switches = state.switch_signal.count
+                pause = attempts.pause_after(error)
+                if pause:
+                    state.switch_signal.wait(switches, pause)
+                try:
+                    return do()
+                except Exception as failure:
+                    error = failure
+        finally:
+            del error  # frame -> error -> traceback -> frame: freed now, not by the collector
 
-        def after_failure(error: Exception) -> None:
-            nonlocal failures
-            failures += 1
-            try:
-                fail(error, failures) if with_failure_count else fail(error)
-            except Exception as raised:
-                # e.g. WatchError: the transaction must not be retried. A failover error while
-                # reconnecting (redis-py's pub/sub reconnects here) is just the next failure.
-                if raised is not error and not is_retryable(raised):
-                    raise
-            if accept is not None and not accept(error):
-                raise error
-            if isinstance(error, redis.ReadOnlyError) and not self._retry_readonly:
-                raise error
 
-        return retry_after(
-            error,
-            do,
+class ConnectionRetryRules:
+    """What a Vedette connection's retry decides, for the sync and the async retry hooks alike.
+
+    Args:
+        config: Gives the deadline and the backoff.
+        retry_readonly: Whether ``READONLY`` is retried.
+        replaced: Whether the connection's server was replaced since it connected.
+    """
+
+    def __init__(
+        self,
+        config: SentinelConfig,
+        *,
+        retry_readonly: bool = True,
+        replaced: Callable[[], bool] | None = None,
+    ) -> None:
+        self.config = config
+        self._retry_readonly = retry_readonly
+        # Weakly: the connection holds this retry, and a cycle would keep both alive until the
+        # garbage collector runs (a pool-less connection's watcher stops when it is freed).
+        self._replaced = None if replaced is None else weakref.WeakMethod(replaced)
+
+    def attempts(self) -> Attempts:
+        """The plan for one command's attempts after its first failure."""
+        config = self.config
+        return Attempts(
             deadline=deadline_for(config),
             backoff=Backoff.from_config(config),
             what=f"command on {config.service_name!r}",
-            after_failure=after_failure,
             timeout_error=False,
             at_once=self._was_replaced(),
         )
+
+    @staticmethod
+    def screen_cleanup(error: Exception, raised: Exception) -> None:
+        """redis-py's clean-up after ``error`` raised ``raised``: propagate it unless retryable.
+
+        A `WatchError` (the transaction must not be retried) propagates; a failover error while
+        reconnecting (redis-py's pub/sub reconnects there) is just the next failure.
+        """
+        if raised is not error and not is_retryable(raised):
+            raise raised
+
+    def screen(self, error: Exception, accept: Callable[[Exception], bool] | None) -> None:
+        """Raise ``error`` if redis-py's own check, or the connection's kind, refuses a retry."""
+        if accept is not None and not accept(error):
+            raise error
+        if isinstance(error, redis.ReadOnlyError) and not self._retry_readonly:
+            raise error
 
     def _was_replaced(self) -> bool:
         replaced = self._replaced() if self._replaced is not None else None

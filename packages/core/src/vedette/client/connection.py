@@ -30,15 +30,23 @@ import redis
 from redis.connection import Connection
 
 from vedette.address import Address
-from vedette.client.commands import FOREVER, blocking_seconds, hands_over_data
+from vedette.client.commands import FOREVER
+from vedette.client.flight import (
+    Flight,
+    Verdict,
+    describe,
+    role_mismatch,
+    seen_at_connect,
+    unsent_error,
+)
 from vedette.client.hub import Hub
 from vedette.client.options import check_client_options
 from vedette.config.sentinel_config import SentinelConfig
-from vedette.errors import ConfigurationError, FailoverTimeout, OutcomeUnknownError
+from vedette.errors import ConfigurationError
 from vedette.failures import translate
 from vedette.process.reentry import OwnedLock, later
 from vedette.process.state import state
-from vedette.retry import FailoverRetry, deadline_for
+from vedette.retry import FailoverRetry
 from vedette.sentinel.watcher import FailoverWatcher
 from vedette.servers.clients import redis_kwargs
 from vedette.servers.role import role_from_handshake, server_role
@@ -46,17 +54,7 @@ from vedette.servers.tls import close_left_open
 
 logger = logging.getLogger("vedette.client")
 
-C = TypeVar("C", bound="SentinelConnection")
-
-# Commands that change what a connection is waiting for: checked on every send, so in the
-# spellings redis-py and people use rather than normalised.
-_SUBSCRIBING = frozenset({"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR"})
-_WATCH_ON, _WATCH_OFF = frozenset({"WATCH"}), frozenset({"UNWATCH", "EXEC", "DISCARD"})
-_SPECIAL = frozenset(
-    spelling
-    for word in _SUBSCRIBING | _WATCH_ON | _WATCH_OFF
-    for spelling in (word, word.lower(), word.encode(), word.lower().encode())
-)
+C = TypeVar("C", bound=type)
 
 # What redis.Redis(**kwargs) dials before any master is known: it fails loudly, by name.
 UNKNOWN_MASTER = Address("vedette-master-not-known-yet.invalid", 6379)
@@ -86,11 +84,7 @@ class SentinelConnection(Connection):
         self._switches = -1  # the watcher's switch count when this connection resolved
         self._seen = -1  # the watcher's version when this connection last checked it
         self._expected = "master"  # the role the server must report (in ROLE's words)
-        self._pending: Any = ()  # the command (a tuple) or pipeline (a list) being sent
-        self._sent: Any = ()  # ... and once written: the one whose replies are being read
-        self._subscribed = False  # in pub/sub or monitor mode: replies come when they come
-        self._watching = False  # keys are WATCHed: a reconnect would silently drop that
-        self._watching_next: bool | None = None  # ... once the command being sent is written
+        self.flight = Flight(config)
         self._cut_socket: socket.socket | None = None  # the socket a master switch cut
         self._handshaking = False
 
@@ -155,9 +149,8 @@ class SentinelConnection(Connection):
     def _connect(self) -> socket.socket:
         hub = self._attached()
         # Before asking where to go: a switch meanwhile shows as a changed count or version.
-        self._seen, self._switches = hub.watcher.version, hub.watcher.switches
+        self._seen, self._switches = seen_at_connect(hub.watcher), hub.watcher.switches
         self._cut_socket = None
-        self._subscribed = self._watching = False
         target, self._expected = self._resolve(hub)
         self.host, self.port = target
         try:
@@ -169,11 +162,11 @@ class SentinelConnection(Connection):
                 raise translated from None
             self._unusable(target)
             raise
+        self.flight.connected()  # a new session: nothing subscribed or watched on it yet
         return sock
 
     def _describe(self) -> str:
-        role = "replica" if self._expected == "slave" else "master"
-        return f"{role} of {type(self).config.service_name!r}"
+        return describe(type(self).config, self._expected)
 
     def open_socket(self) -> socket.socket | None:
         """The connection's socket, if it is connected."""
@@ -197,32 +190,15 @@ class SentinelConnection(Connection):
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         """Send one command, remembering it until its reply is read."""
-        self._pending = args
-        if args and args[0] in _SPECIAL:
-            self._note_special(args[0])
+        self.flight.command(args)
         super().send_command(*args, **kwargs)
-
-    def _note_special(self, name: str | bytes) -> None:
-        word = (name.decode() if isinstance(name, bytes) else name).upper()
-        if word in _SUBSCRIBING:
-            self._subscribed = True
-        elif word in _WATCH_ON:
-            self._watching_next = True
-        elif word in _WATCH_OFF:
-            self._watching_next = False
 
     def pack_commands(self, commands: Any) -> Any:
         """Pack a pipeline, remembering its commands until their replies are read."""
         if not isinstance(commands, list):
             commands = list(commands)
-        self._pending = commands
-        self._note_last(commands)
+        self.flight.pipeline(commands)
         return super().pack_commands(commands)
-
-    def _note_last(self, commands: list[Any]) -> None:
-        """A transaction ends with EXEC: its WATCH is over."""
-        if commands and commands[-1] and commands[-1][0] in _SPECIAL:
-            self._note_special(commands[-1][0])
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Send what was packed; from then on its replies are the ones being read.
@@ -230,33 +206,18 @@ class SentinelConnection(Connection):
         Taken before anything else may send (a reconnect's handshake, a health-check PING):
         what a lost reply is judged by is the caller's command, not those.
         """
-        pending, watching_next, self._watching_next = self._pending, self._watching_next, None
+        taken = self.flight.take()
         if self._sock is None:
             self.connect()
         self._before_send()  # sees the WATCH as it is before this command
         try:
             super().send_packed_command(command, check_health)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            raise self._unsent(error, pending) from None
-        self._sent = pending
-        if watching_next is not None:
-            self._watching = watching_next
+            raise unsent_error(error, taken[0], self.address) from None
+        self.flight.written(taken)
 
     def _before_send(self) -> None:
         """Run before each command is written, on a connected socket."""
-
-    def _unsent(self, error: redis.RedisError, pending: Any) -> redis.RedisError:
-        """Writing failed: nothing was run, unless a pipeline got part-way."""
-        popped = hands_over_data(pending) if isinstance(pending, list) else None
-        if popped is None:
-            return error
-        unknown = OutcomeUnknownError(
-            f"a pipeline holding {popped} broke part-way while being sent to {self.address} "
-            f"({error}): some of it may have run, so it is not retried",
-            command=popped,
-        )
-        unknown.__cause__ = error
-        return unknown
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -304,7 +265,7 @@ class SentinelConnection(Connection):
     ) -> Any:
         """No reply yet: read on while the server is still in charge, else raise what was lost."""
         waiting_since: float | None = None
-        verdict = "fail"
+        verdict: Verdict = "fail"
         while isinstance(error, redis.TimeoutError):
             if waiting_since is None:
                 waiting_since = time.monotonic() - (self.socket_timeout or 0)
@@ -327,7 +288,8 @@ class SentinelConnection(Connection):
             raise error  # error *replies* redis-py raises as connection errors: the reply came
         if not isinstance(error, redis.ConnectionError | redis.TimeoutError):
             raise error
-        raise self._lost(error, sock, gave_up=verdict == "give up")
+        cut = sock is not None and sock is self._cut_socket
+        raise self.flight.lost(error, cut=cut, gave_up=verdict == "give up", address=self.address)
 
     def _refused(self, error: redis.ResponseError) -> redis.ResponseError:
         """An error reply as it is raised: a ``NOPERM`` names the server, never the user."""
@@ -337,66 +299,21 @@ class SentinelConnection(Connection):
             return denied
         return error
 
-    def _late(self, since: float, read_options: dict[str, Any], sock: socket.socket | None) -> str:
+    def _late(
+        self, since: float, read_options: dict[str, Any], sock: socket.socket | None
+    ) -> Verdict:
         """After ``socket_timeout`` without a reply: ``"wait"``, ``"give up"``, or ``"fail"``."""
-        if self._handshaking or isinstance(read_options.get("timeout"), int | float):
-            return "fail"  # nothing of the caller's is pending, or the caller set a read timeout
-        if self.replaced():
+        replaced = self.replaced()
+        if replaced:
             self._cut_socket = sock  # the master switched: the command runs on the new one
-            return "fail"
-        waited = time.monotonic() - since
-        limit = FOREVER if self._subscribed else self._patience()
-        if waited >= limit:
-            return "give up"
-        logger.debug(
-            "no reply from %s for %.1f s; it is still the %s: waiting for it (at most %s)",
-            self.address,
-            waited,
-            self._describe(),
-            "forever" if limit == FOREVER else f"{limit:g} s",
+        return self.flight.late(
+            time.monotonic() - since,
+            handshaking=self._handshaking,
+            own_timeout=isinstance(read_options.get("timeout"), int | float),
+            replaced=replaced,
+            describe=self._describe(),
+            address=self.address,
         )
-        return "wait"
-
-    def _patience(self) -> float:
-        """How long the command in flight may take: retry_deadline, plus its own block time."""
-        commands = _commands(self._sent)
-        blocking = max((blocking_seconds(command) or 0.0 for command in commands), default=0.0)
-        return deadline_for(type(self).config) + blocking
-
-    def _lost(
-        self, failure: redis.RedisError, sock: socket.socket | None, *, gave_up: bool
-    ) -> redis.RedisError:
-        """The error to raise for a reply that will never come."""
-        config = type(self).config
-        if sock is not None and sock is self._cut_socket:
-            error: redis.RedisError = redis.ConnectionError(
-                f"the master of {config.service_name!r} switched away from {self.address} "
-                "before its reply came; the command runs again on the new master"
-            )
-        elif self._subscribed:
-            return failure
-        elif (popped := hands_over_data(_commands(self._sent))) is not None:
-            error = OutcomeUnknownError(
-                f"{popped} was sent to {self.address} but the connection broke before its "
-                f"reply ({failure}): it may have run, so it is not retried (a retry could lose "
-                "what it took)",
-                command=popped,
-            )
-        elif gave_up:
-            error = FailoverTimeout(
-                f"no reply from {self.address} in {self._patience():g} s (retry_deadline, plus "
-                "what the command blocks for): it may still run, so it is not retried",
-                deadline=config.retry_deadline,
-                attempts=1,
-            )
-        else:
-            return failure
-        error.__cause__ = failure
-        return error
-
-
-def _commands(sent: Any) -> list[Any]:
-    return sent if isinstance(sent, list) else [sent]
 
 
 def _release_soon(hub: Hub) -> None:
@@ -422,11 +339,7 @@ def _handshake(connection: SentinelConnection) -> None:
         role = _reported_role(connection)
         if role != connection._expected:
             connection._unusable(connection.address)
-            said = "replica" if role == "slave" else role
-            raise redis.ConnectionError(
-                f"{connection.address} is not the {connection._describe()} (it says it is a "
-                f"{said}); asking the Sentinels again"
-            )
+            raise role_mismatch(connection.address, connection._describe(), role)
         connection._ready()
     finally:
         connection._handshaking = False
@@ -446,7 +359,7 @@ def _reported_role(connection: SentinelConnection) -> str:
     return server_role(ask)
 
 
-def bound(base: type[C], config: SentinelConfig) -> type[C]:
+def bound(base: C, config: SentinelConfig) -> C:
     """``base`` bound to ``config``: the same class for the same configuration, each time."""
     cls = state.connection_classes.get((base, config))
     if cls is None:
@@ -489,7 +402,7 @@ def keepalive_options() -> dict[str, Any]:
     return {"socket_keepalive": True, "socket_keepalive_options": {idle: 10, interval: 5, count: 4}}
 
 
-def _without_maintenance_notifications() -> dict[str, Any]:
+def without_maintenance_notifications() -> dict[str, Any]:
     """redis-py 7+ follows Redis Cloud "maintenance" notices to other endpoints (with RESP3).
 
     Here the Sentinels say where the master is; the feature would also cost a round trip per
@@ -525,7 +438,7 @@ class SentinelPool(redis.ConnectionPool):
         kwargs["host"], kwargs["port"] = self.hub.last_master or UNKNOWN_MASTER
         super().__init__(
             connection_class=bound(self.connection_base(tls=tls), config),
-            **_without_maintenance_notifications(),
+            **without_maintenance_notifications(),
             **kwargs,
         )
         # connection_kwargs stays a plain dict (redis-py reads it on every command): the hub

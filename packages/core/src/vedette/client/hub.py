@@ -83,6 +83,8 @@ class Hub:
         self._lock = OwnedLock()  # a finalizer on a thread holding it must not wait for it
         self._looked_up = threading.Condition(self._lock)  # type: ignore[arg-type]  # as watcher
         self._looking = False
+        self._finished = 0  # lookups finished
+        self._failure: tuple[int, float, Exception] | None = None  # (number, when, error)
         self._masters: weakref.WeakSet[Cuttable] = weakref.WeakSet()
         self._replicas: weakref.WeakSet[Cuttable] = weakref.WeakSet()
 
@@ -184,26 +186,33 @@ class Hub:
             MasterNotFoundError: None now (a failover is under way); retryable.
             SentinelsUnreachableError: No Sentinel answers and no master was ever known.
         """
-        master = self.watcher.master
-        if master is not None and master != self._failed:
+        master = self.known_master()
+        if master is not None:
             return master
         if called_back():  # by a finalizer, on a thread that may be the one looking: no waiting
             return self.discovery.discover().master
         with self._looked_up:
+            self._raise_shared_failure(since=None)
             # Another thread is asking: its answer will do (and costs the Sentinels nothing).
             end = time.monotonic() + self._lookup_budget()
             while self._someone_looking() and time.monotonic() < end:
+                finished = self._finished
                 self._looked_up.wait(end - time.monotonic())
+                if self._someone_looking():
+                    continue
                 master = self.watcher.master
-                if not self._someone_looking() and master not in (None, self._failed):
+                if master not in (None, self._failed):
                     assert master is not None
                     return master
+                self._raise_shared_failure(since=finished)
             self._looking = True
+        failure: Exception | None = None
         try:
             return self._discover().master
-        except SentinelsUnreachableError:
+        except SentinelsUnreachableError as error:
             last = self.watcher.master or self._failed
             if last is None:
+                failure = error
                 raise
             if not self._sentinels_gone:
                 logger.warning(
@@ -214,10 +223,36 @@ class Hub:
                 )
                 self._sentinels_gone = True
             return last
+        except Exception as error:
+            failure = error
+            raise
         finally:
             with self._looked_up:
                 self._looking = False
+                self._finished += 1
+                if failure is not None:
+                    self._failure = (self._finished, time.monotonic(), failure)
                 self._looked_up.notify_all()
+
+    def _raise_shared_failure(self, *, since: int | None) -> None:
+        """Raise (a copy of) the last lookup's failure, if this caller may share it.
+
+        Callers that waited for a lookup share its failure (``since``: the lookups finished when
+        they began waiting), and so do callers that come within ``min_backoff`` of it: however
+        many threads or coroutines retry through an outage, the Sentinels are asked about
+        ``1 / min_backoff`` times a second at most, not once per caller. The lock is held.
+        """
+        if self._failure is None:
+            return
+        number, ended, error = self._failure
+        recent = time.monotonic() - ended < self.config.min_backoff
+        if (since is not None and number > since) or (since is None and recent):
+            raise _copy_of(error) from error.__cause__
+
+    def known_master(self) -> Address | None:
+        """The master to connect to, if known without asking the Sentinels (no I/O, no wait)."""
+        master = self.watcher.master
+        return None if master is None or master == self._failed else master
 
     def failed(self, address: Address) -> None:
         """Connecting to ``address`` as the master failed: ask the Sentinels before reusing it."""
@@ -257,3 +292,14 @@ class Hub:
     def _lookup_budget(self) -> float:
         """The longest a lookup can take: a connect and a read timeout, and some slack."""
         return self.config.sentinel_connect_timeout + self.config.sentinel_socket_timeout + 1
+
+
+def _copy_of(error: Exception) -> Exception:
+    """A copy of ``error`` to raise on another thread (a traceback is not shared across them).
+
+    Made without calling ``__init__``: Vedette's errors take keyword-only details.
+    """
+    clone = type(error).__new__(type(error), *error.args)
+    clone.__dict__.update(error.__dict__)
+    clone.args = error.args
+    return clone

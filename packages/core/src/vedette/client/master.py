@@ -45,9 +45,9 @@ from redis.connection import SSLConnection
 from vedette.address import Address
 from vedette.client.connection import SentinelConnection, SentinelPool
 from vedette.client.durability import ConfirmsWrites
+from vedette.client.flight import on_switch, promotion_timeout, switched_while_watching
 from vedette.client.hub import Hub
 from vedette.config.sentinel_config import SentinelConfig, config_from
-from vedette.errors import FailoverTimeout
 from vedette.retry import deadline_for
 from vedette.sentinel.watcher import FailoverWatcher
 
@@ -120,27 +120,16 @@ class MasterConnection(SentinelConnection):
         if watcher.promoting:
             watcher.wait_until_not_promoting(time.monotonic() + deadline)
             if watcher.promoting:
-                raise FailoverTimeout(
-                    f"a replica of {self.config.service_name!r} was still being promoted after "
-                    f"{deadline:g} s; commands were held meanwhile",
-                    deadline=deadline,
-                    attempts=1,
-                )
+                raise promotion_timeout(self.config, deadline)
         if watcher.switches != self._switches and self.open_socket() is not None:
-            watching = self._watching
-            if self.address == watcher.master and not watching:
-                # Connected to the new master while the switch was being announced: it is
-                # where it should be. Reconnecting would cut what a caller keeps about the
-                # socket (kombu's event loop registers it before sending BRPOP).
+            action = on_switch(self.address, watcher.master, watching=self.flight.watching)
+            if action == "stay":
                 self._switches = watcher.switches
                 self._seen = version
                 return
             self.disconnect()
-            if watching:  # the WATCH is gone with the old master: redis-py makes it a WatchError
-                raise redis.ConnectionError(
-                    f"the master of {self.config.service_name!r} switched while keys were "
-                    "WATCHed: the transaction must start again"
-                )
+            if action == "restart":  # redis-py makes this a WatchError
+                raise switched_while_watching(self.config)
             self.connect()  # resolves afresh, and notes the version it saw
             return
         self._seen = version

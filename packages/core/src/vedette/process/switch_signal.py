@@ -17,6 +17,8 @@ import time
 import weakref
 from typing import Protocol
 
+from vedette.process.wakers import Wakers
+
 __all__ = ["MasterSwitchSignal"]
 
 # How often a wait reads the switch counts of followed watchers (a parent's shared memory).
@@ -37,11 +39,19 @@ class MasterSwitchSignal:
         self._condition = threading.Condition()
         self._count = 0
         self._followed: weakref.WeakSet[Counted] = weakref.WeakSet()
+        self.wakers = Wakers()
+        """Rung on every switch: what wakes coroutines pausing between attempts."""
 
     def after_fork(self) -> None:
         """In a forked child: a new condition (the parent's may be held by a thread gone)."""
         # The followed watchers stay: a grandchild follows the same shared memory.
         self._condition = threading.Condition()
+        self.wakers.after_fork()
+
+    @property
+    def follows_parent(self) -> bool:
+        """Whether switches are read from a parent's watcher, which rings nothing here."""
+        return bool(self._followed)
 
     @property
     def count(self) -> int:
@@ -59,6 +69,7 @@ class MasterSwitchSignal:
         with self._condition:
             self._count += 1
             self._condition.notify_all()
+        self.wakers.ring()
 
     def wait(self, since: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for a switch after ``since``; True if there was one."""

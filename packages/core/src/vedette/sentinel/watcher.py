@@ -51,6 +51,7 @@ from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import VedetteError
 from vedette.process.reentry import OwnedLock
 from vedette.process.state import restart_after_fork, state
+from vedette.process.wakers import Wakers
 from vedette.sentinel.discovery import Discovery, Topology
 from vedette.sentinel.event_stream import EventStream
 from vedette.sentinel.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
@@ -109,6 +110,9 @@ class FailoverWatcher:
         # any lock with acquire and release; typeshed knows only threading's.)
         self._lock = OwnedLock()
         self._changed = threading.Condition(self._lock)  # type: ignore[arg-type]
+        self.wakers = Wakers()
+        """Rung (on the watcher's threads) whenever `version` changes or the watcher stops: what
+        wakes coroutines waiting for a promotion to end (`vedette.asyncio`)."""
         self._version = 0  # grows with every change the state reports
         self._streams: list[EventStream] = []
         self._outbox: queue.Queue[FailoverEvent | None] = queue.Queue()
@@ -190,6 +194,7 @@ class FailoverWatcher:
             threads, self._threads = [*self._threads, *listeners], []
             streams, self._streams = self._streams, []
             self._changed.notify_all()
+        self.wakers.ring()
         Listeners.cut(clients)
         self.discovery.close()
         if running:
@@ -506,12 +511,17 @@ class FailoverWatcher:
             ):
                 self._version += 1
                 self._changed.notify_all()
+                changed = True
+            else:
+                changed = False
             if isinstance(event, MasterSwitched):
                 # Before anyone hears of it: from now on a lookup refuses the old master.
                 self.discovery.note_switch(event.old, event.new)
             if self._running_in == os.getpid():
                 self._publish_view(running=True)
             first_master = before[0] is None and self._state.master is not None
+        if changed:
+            self.wakers.ring()
         if first_master:
             # Not a switch, but news all the same for a retry pausing in a process that started
             # while the master was down (a spawned work horse): it must not sleep its backoff out.

@@ -13,36 +13,61 @@ are asked ``ROLE``, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import redis
 
-__all__ = ["MASTER", "REPLICA", "role_from_handshake", "server_role"]
+__all__ = ["MASTER", "REPLICA", "role_dialogue", "role_from_handshake", "server_role"]
 
 MASTER, REPLICA = "master", "slave"
 """The roles as ``ROLE`` names them (``HELLO`` says ``replica`` for ``slave``)."""
 
 
-def server_role(ask: Callable[..., Any]) -> str:
-    """The server's role, `MASTER` or `REPLICA` (or another word it said), through ``ask``.
+Question = tuple[str, ...]
+RoleDialogue = Generator[Question, Any, str]
 
-    Args:
-        ask: Sends one command and returns its reply (raising an error reply).
+
+def role_dialogue() -> RoleDialogue:
+    """The questions that find a server's role, without I/O: the sync and the async clients'.
+
+    Yields each command to send; is sent its reply, or thrown its error reply. Returns the role,
+    `MASTER` or `REPLICA` (or another word the server said).
 
     Raises:
         redis.exceptions.NoPermissionError: The user may run neither ``HELLO`` nor ``ROLE``.
     """
     try:
-        role = _role_in(ask("HELLO"))
+        role = _role_in((yield ("HELLO",)))
     except redis.exceptions.NoPermissionError:
         raise
     except redis.ResponseError:  # before Redis 6.2: fall back to ROLE
         role = None
     if role is None:
-        reply = ask("ROLE")
+        reply = yield ("ROLE",)
         return _text(reply[0])
     return role
+
+
+def server_role(ask: Callable[..., Any]) -> str:
+    """The server's role (see `role_dialogue`), through ``ask``.
+
+    Args:
+        ask: Sends one command and returns its reply (raising an error reply).
+    """
+    dialogue = role_dialogue()
+    question = next(dialogue)
+    try:
+        while True:
+            try:
+                reply = ask(*question)
+            except redis.ResponseError as error:
+                question = dialogue.throw(error)
+            else:
+                question = dialogue.send(reply)
+    except StopIteration as done:
+        role: str = done.value
+        return role
 
 
 def role_from_handshake(metadata: object) -> str | None:

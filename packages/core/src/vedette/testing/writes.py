@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 import time
@@ -31,7 +32,7 @@ import redis
 from vedette.testing._waiting import wait_until
 from vedette.testing.cluster import SentinelCluster
 
-__all__ = ["SwitchClock", "WriteLoop", "WriteReport"]
+__all__ = ["SwitchClock", "WriteLoop", "WriteRecord", "WriteReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,60 @@ class WriteReport:
     """Longest time between two consecutive acknowledgements, in seconds."""
 
 
-class WriteLoop:
+class WriteRecord:
+    """What writes were acknowledged, and when, and which failed: what a write loop records."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.attempted = 0
+        self.acked: list[tuple[int, float]] = []
+        """(n, monotonic time) of each acknowledged write."""
+        self.errors: list[tuple[float, BaseException]] = []
+        """(monotonic time, error) of each failed write."""
+        self._times: list[float] = []  # of the acknowledgements, in order: searched by bisection
+
+    def _acked(self, n: int) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self.acked.append((n, now))
+            self._times.append(now)
+
+    def _failed(self, error: BaseException) -> None:
+        with self._lock:
+            self.errors.append((time.monotonic(), error))
+
+    def first_ack_after(self, moment: float) -> float | None:
+        """Monotonic time of the first acknowledgement after ``moment``, if any."""
+        with self._lock:
+            index = bisect.bisect_right(self._times, moment)
+            return self._times[index] if index < len(self._times) else None
+
+    def wait_for_acks(self, count: int, *, after: float, timeout: float = 30.0) -> None:
+        """Wait until ``count`` writes were acknowledged after the monotonic time ``after``."""
+
+        def enough() -> bool:  # a bisection: the writers wait for this lock meanwhile
+            with self._lock:
+                return len(self._times) - bisect.bisect_right(self._times, after) >= count
+
+        wait_until(enough, timeout, f"{count} acknowledged writes")
+
+    def report(self, stored: Iterable[int]) -> WriteReport:
+        """Compare the acknowledged writes with ``stored``, what the master holds."""
+        held = Counter(stored)
+        with self._lock:
+            acked, errors = list(self.acked), list(self.errors)
+        times = sorted(at for _, at in acked)
+        return WriteReport(
+            attempted=self.attempted,
+            acknowledged=len(acked),
+            lost=tuple(sorted(n for n, _ in acked if n not in held)),
+            duplicated=tuple(sorted(n for n, count in held.items() if count > 1)),
+            errors=tuple(f"{type(error).__name__}: {error}" for _, error in errors),
+            longest_pause=max((b - a for a, b in itertools.pairwise(times)), default=0.0),
+        )
+
+
+class WriteLoop(WriteRecord):
     """Calls ``write(n)`` for n = 0, 1, 2 ... on a thread until stopped; records the outcome.
 
     Args:
@@ -61,16 +115,11 @@ class WriteLoop:
     """
 
     def __init__(self, write: Callable[[int], object], *, pace: float = 0.0) -> None:
+        super().__init__()
         self._write = write
         self._pace = pace
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="vedette-write-loop", daemon=True)
-        self.attempted = 0
-        self.acked: list[tuple[int, float]] = []
-        """(n, monotonic time) of each acknowledged write."""
-        self.errors: list[tuple[float, BaseException]] = []
-        """(monotonic time, error) of each failed write."""
 
     def __enter__(self) -> WriteLoop:
         self.start()
@@ -99,44 +148,13 @@ class WriteLoop:
             try:
                 self._write(n)
             except Exception as error:
-                with self._lock:
-                    self.errors.append((time.monotonic(), error))
+                self._failed(error)
             else:
-                with self._lock:
-                    self.acked.append((n, time.monotonic()))
+                self._acked(n)
             n += 1
             self.attempted = n
             if self._pace:
                 self._stop.wait(self._pace)
-
-    def first_ack_after(self, moment: float) -> float | None:
-        """Monotonic time of the first acknowledgement after ``moment``, if any."""
-        with self._lock:
-            return next((at for _, at in self.acked if at > moment), None)
-
-    def wait_for_acks(self, count: int, *, after: float, timeout: float = 30.0) -> None:
-        """Wait until ``count`` writes were acknowledged after the monotonic time ``after``."""
-
-        def enough() -> bool:
-            with self._lock:
-                return sum(1 for _, at in self.acked if at > after) >= count
-
-        wait_until(enough, timeout, f"{count} acknowledged writes")
-
-    def report(self, stored: Iterable[int]) -> WriteReport:
-        """Compare the acknowledged writes with ``stored``, what the master holds."""
-        held = Counter(stored)
-        with self._lock:
-            acked, errors = list(self.acked), list(self.errors)
-        times = [at for _, at in acked]
-        return WriteReport(
-            attempted=self.attempted,
-            acknowledged=len(acked),
-            lost=tuple(n for n, _ in acked if n not in held),
-            duplicated=tuple(sorted(n for n, count in held.items() if count > 1)),
-            errors=tuple(f"{type(error).__name__}: {error}" for _, error in errors),
-            longest_pause=max((b - a for a, b in itertools.pairwise(times)), default=0.0),
-        )
 
 
 class SwitchClock:

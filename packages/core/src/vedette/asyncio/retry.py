@@ -1,0 +1,197 @@
+"""Retrying coroutines through a failover: `ensure_call`, `ensured`, and the connections' hook.
+
+The same decisions as the sync side (`vedette.retry.Attempts`: what is retried, the backoff,
+the deadline, the messages), awaited instead of slept: a pause never blocks the event loop, and
+it ends as soon as any watcher of the process sees the master switch (its thread rings the
+process's switch signal, which wakes the loop).
+
+Usage:
+    >>> import vedette.asyncio
+    >>> await vedette.asyncio.ensure_call(client.lpush, "jobs", "payload")  # doctest: +SKIP
+    >>> @vedette.asyncio.ensured(deadline=30)
+    ... async def enqueue(payload: str) -> None:
+    ...     await client.lpush("jobs", payload)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from vedette.process.state import state
+from vedette.retry import Attempts, ConnectionRetryRules, call_attempts
+
+if TYPE_CHECKING:
+    from vedette.config.sentinel_config import SentinelConfig
+
+__all__ = ["AsyncFailoverRetry", "ensure_call", "ensured", "pause"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# How often a pause reads switch counts a parent's watcher writes (in a forked child).
+_FOLLOW_POLL = 0.01
+
+
+async def pause(seconds: float, switches: int) -> None:
+    """Sleep ``seconds``, or less if the master switches (after ``switches`` were counted)."""
+    signal = state.switch_signal
+    poll = _FOLLOW_POLL if signal.follows_parent else None
+    await signal.wakers.until(lambda: signal.count != switches, seconds, poll=poll)
+
+
+async def _retry(error: Exception, attempt: Callable[[], Awaitable[T]], attempts: Attempts) -> T:
+    try:
+        while True:
+            switches = state.switch_signal.count
+            seconds = attempts.pause_after(error)
+            if seconds:
+                await pause(seconds, switches)
+            try:
+                return await attempt()
+            except Exception as failure:
+                error = failure
+    finally:
+        del error  # frame -> error -> traceback -> frame: freed now, not by the collector
+
+
+async def ensure_call(
+    fn: Callable[..., Awaitable[T]],
+    /,
+    *args: Any,
+    deadline: float | None = None,
+    idempotent: bool = False,
+    **kwargs: Any,
+) -> T:
+    """Await ``fn(*args, **kwargs)``, retrying it through a failover.
+
+    `vedette.ensure_call`'s rules, for coroutines; a pause between attempts never blocks the loop.
+
+    Args:
+        fn: A coroutine function (or anything returning an awaitable).
+        *args: Its positional arguments.
+        deadline: Seconds to keep trying; default `vedette.DEFAULT_DEADLINE`.
+        idempotent: ``fn`` may run twice without harm: an `OutcomeUnknownError` is retried too.
+        **kwargs: Its keyword arguments.
+
+    Raises:
+        FailoverTimeout: Still failing with retryable errors when the deadline passed.
+    """
+    attempt = functools.partial(fn, *args, **kwargs)
+    try:
+        return await attempt()
+    except Exception as error:
+        return await _retry(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
+
+
+Coro = Callable[P, Coroutine[Any, Any, T]]
+
+
+@overload
+def ensured(fn: Coro[P, T], /) -> Coro[P, T]: ...
+@overload
+def ensured(
+    *, deadline: float | None = None, idempotent: bool = False
+) -> Callable[[Coro[P, T]], Coro[P, T]]: ...
+def ensured(
+    fn: Coro[P, T] | None = None,
+    /,
+    *,
+    deadline: float | None = None,
+    idempotent: bool = False,
+) -> Coro[P, T] | Callable[[Coro[P, T]], Coro[P, T]]:
+    """`ensure_call` as a decorator of ``async def``: ``@ensured`` or ``@ensured(deadline=30)``."""
+
+    def decorate(function: Coro[P, T]) -> Coro[P, T]:
+        if not inspect.iscoroutinefunction(function):
+            raise TypeError(
+                f"vedette.asyncio.ensured decorates coroutine functions; {function!r} is not one "
+                "(use vedette.ensured)"
+            )
+
+        @functools.wraps(function)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await ensure_call(
+                function, *args, deadline=deadline, idempotent=idempotent, **kwargs
+            )
+
+        return wrapper
+
+    return decorate if fn is None else decorate(fn)
+
+
+class AsyncFailoverRetry(Retry):
+    """redis-py's async retry hook, one per connection: `vedette.retry.FailoverRetry`'s rules.
+
+    Args:
+        config: Gives the deadline and the backoff.
+        retry_readonly: Whether ``READONLY`` is retried.
+        replaced: Whether the connection's server was replaced since it connected.
+    """
+
+    def __init__(
+        self,
+        config: SentinelConfig,
+        *,
+        retry_readonly: bool = True,
+        replaced: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__(NoBackoff(), -1)
+        self.rules = ConnectionRetryRules(config, retry_readonly=retry_readonly, replaced=replaced)
+        self._active = False  # a call of this connection is running: nested calls try once
+
+    async def call_with_retry(
+        self,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        is_retryable: Callable[[Exception], bool] | None = None,
+        with_failure_count: bool = False,
+    ) -> T:
+        """Await ``do()``, retrying through a failover; ``fail(error)`` cleans up after each."""
+        if self._active:
+            return await do()
+        self._active = True
+        try:
+            try:
+                return await do()
+            except Exception as error:
+                return await self._again(error, do, fail, is_retryable, with_failure_count)
+        finally:
+            self._active = False
+
+    async def _again(
+        self,
+        error: Exception,
+        do: Callable[[], Awaitable[T]],
+        fail: Callable[..., Any],
+        accept: Callable[[Exception], bool] | None,
+        with_failure_count: bool,
+    ) -> T:
+        rules = self.rules
+        attempts = rules.attempts()
+        failures = 0
+        try:
+            while True:
+                failures += 1
+                try:
+                    cleaned = fail(error, failures) if with_failure_count else fail(error)
+                    if inspect.isawaitable(cleaned):
+                        await cleaned
+                except Exception as raised:
+                    rules.screen_cleanup(error, raised)
+                rules.screen(error, accept)
+                switches = state.switch_signal.count
+                seconds = attempts.pause_after(error)
+                if seconds:
+                    await pause(seconds, switches)
+                try:
+                    return await do()
+                except Exception as failure:
+                    error = failure
+        finally:
+            del error  # frame -> error -> traceback -> frame: freed now, not by the collector
