@@ -205,3 +205,33 @@ def test_a_client_first_used_while_the_master_is_down_writes_as_soon_as_one_is_k
         switched = clock.wait()
     client.close()
     assert written - switched < 0.5
+
+
+def test_a_connection_opened_during_a_promotion_is_held_too(
+    sentinel_cluster: SentinelCluster,
+) -> None:
+    # A pool opens connections under load at any moment, a promotion's included: the first
+    # command on one must be held like every other, not written to the master being replaced
+    # (the promoted replica no longer replicates from it: such a write would be lost).
+    client = vedette.connect(sentinel_cluster.url)
+    client.ping()
+    pool = client.connection_pool
+    assert isinstance(pool, vedette.MasterPool)
+    old = sentinel_cluster.master_address()
+    (replica,) = [a for a in sentinel_cluster.redis_addresses if a != old]
+
+    def promoted() -> bool:
+        try:
+            return bool(sentinel_cluster.client(replica).execute_command("ROLE")[0] == b"master")
+        except redis.ConnectionError:  # the replica drops its clients as it is promoted
+            return False
+
+    sentinel_cluster.failover()
+    wait_until(promoted, 10, "the replica to be promoted")
+    assert pool.watcher.promoting  # and +switch-master not published yet
+    fresh = vedette.connect(sentinel_cluster.url)  # same hub and watcher, a new connection
+    fresh.set("written", "during the promotion")
+    assert sentinel_cluster.wait_for_switch() == replica
+    assert sentinel_cluster.client(replica).get("written") == b"during the promotion"
+    fresh.close()
+    client.close()

@@ -33,10 +33,8 @@ from redis.asyncio.connection import Connection, SSLConnection
 from vedette.address import Address
 from vedette.asyncio.retry import AsyncFailoverRetry
 from vedette.client.connection import (
-    UNKNOWN_MASTER,
     bound,
-    driver_info,
-    keepalive_options,
+    pool_arguments,
     without_maintenance_notifications,
 )
 from vedette.client.flight import (
@@ -48,13 +46,11 @@ from vedette.client.flight import (
     unsent_error,
 )
 from vedette.client.hub import Hub
-from vedette.client.options import check_client_options
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError
 from vedette.failures import translate
 from vedette.process.reentry import later
 from vedette.sentinel.watcher import FailoverWatcher
-from vedette.servers.clients import redis_kwargs
 from vedette.servers.role import role_dialogue, role_from_handshake
 
 __all__ = ["AsyncSentinelConnection", "AsyncSentinelPool", "SharedContextSSLConnection"]
@@ -90,6 +86,8 @@ class AsyncSentinelConnection(Connection):
 
     config: ClassVar[SentinelConfig]
     replica: ClassVar[bool] = False
+    follows_switches: ClassVar[bool] = False
+    """Whether each command first looks for a switch or a promotion (`_catch_up`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -106,6 +104,7 @@ class AsyncSentinelConnection(Connection):
         self.flight = Flight(config)
         self._cut_writer: object | None = None  # the stream a master switch cut
         self._handshaking = False
+        self._packing_pipeline = False
         self._pid = os.getpid()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop its streams belong to
 
@@ -201,32 +200,43 @@ class AsyncSentinelConnection(Connection):
 
     # --- sending ------------------------------------------------------------------------------
 
-    async def send_command(self, *args: Any, **kwargs: Any) -> None:
-        """Send one command, remembering it until its reply is read."""
-        self.flight.command(args)
-        await super().send_command(*args, **kwargs)
+    # Noted where commands are packed, not in send_command: one coroutine less per command.
+
+    def pack_command(self, *args: Any) -> Any:
+        """Pack one command, remembering it until its reply is read."""
+        if not self._packing_pipeline:
+            self.flight.command(args)
+        return super().pack_command(*args)
 
     def pack_commands(self, commands: Any) -> Any:
         """Pack a pipeline, remembering its commands until their replies are read."""
         if not isinstance(commands, list):
             commands = list(commands)
+        self._packing_pipeline = True  # redis-py packs each command with pack_command
+        try:
+            packed = super().pack_commands(commands)
+        finally:
+            self._packing_pipeline = False
         self.flight.pipeline(commands)
-        return super().pack_commands(commands)
+        return packed
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Send what was packed; from then on its replies are the ones being read."""
         taken = self.flight.take()  # before a reconnect's handshake sends anything
         if not self.is_connected:
             await self.connect()
-        await self._before_send()
+        hub = self._hub
+        if self.follows_switches and hub is not None and hub.watcher.version != self._seen:
+            await self._catch_up(hub)  # the master changed, or a promotion began, since
         try:
             await super().send_packed_command(command, check_health)
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise unsent_error(error, taken[0], self.address) from None
         self.flight.written(taken)
 
-    async def _before_send(self) -> None:
-        """Run before each command is written, on a connected socket."""
+    async def _catch_up(self, hub: Hub) -> None:
+        """Something changed since this connection last looked (`follows_switches` only)."""
+        raise NotImplementedError
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -244,15 +254,23 @@ class AsyncSentinelConnection(Connection):
             # (redis-py's PubSub does so on connect). redis-py 5.0's async PubSub retries a read
             # without reconnecting first; its sync one, and later versions, reconnect.
             await self.connect()
-        writer = self._writer
-        since = time.monotonic()
+        writer = self._writer  # per reply: kept lean, pipelines read many
         try:
-            return await self._read(disable_decoding, timeout, kwargs)
+            hub = self._hub
+            if timeout is None and hub is not None and hub.watcher.follows_parent:
+                return await self._watching_for_a_switch(
+                    super().read_response(
+                        disable_decoding, timeout, disconnect_on_error=False, **kwargs
+                    )
+                )
+            return await super().read_response(
+                disable_decoding, timeout, disconnect_on_error=False, **kwargs
+            )
         except redis.ResponseError as refused:
             raise self._refused(refused) from None  # an error reply: the connection is fine
         except Exception as failure:
             return await self._read_failed(
-                failure, writer, since, disable_decoding, timeout, disconnect_on_error, kwargs
+                failure, writer, disable_decoding, timeout, disconnect_on_error, kwargs
             )
         except BaseException:  # cancelled: the reply would be read by the next command
             if disconnect_on_error:
@@ -263,7 +281,6 @@ class AsyncSentinelConnection(Connection):
         self,
         error: Exception,
         writer: object | None,
-        since: float,
         disable_decoding: bool,
         timeout: float | None,
         disconnect_on_error: bool,
@@ -272,6 +289,7 @@ class AsyncSentinelConnection(Connection):
         """No reply yet: read on while the server is still in charge, else raise what was lost."""
         try:
             verdict: Verdict = "fail"
+            since = time.monotonic() - (self.socket_timeout or 0)  # when the read began
             while isinstance(error, redis.TimeoutError):
                 verdict = self._late(since, timeout is not None, writer)
                 if verdict != "wait":
@@ -427,14 +445,11 @@ class AsyncSentinelPool(redis.asyncio.ConnectionPool):
         watcher: FailoverWatcher | None = None,
         **redis_options: Any,
     ) -> None:
-        check_client_options(redis_options)
         self.config = config
         self.hub = Hub.of(config, watcher)
         self._holding = False
         self._release_when_dropped: weakref.finalize[Any, Any] | None = None
-        kwargs = redis_kwargs(config) | keepalive_options() | driver_info() | redis_options
-        tls = kwargs.pop("ssl", False)
-        kwargs["host"], kwargs["port"] = self.hub.last_master or UNKNOWN_MASTER
+        kwargs, tls = pool_arguments(config, self.hub, redis_options)
         if "maint_notifications_config" in _pool_parameters():
             kwargs |= without_maintenance_notifications()
         super().__init__(connection_class=bound(self.connection_base(tls=tls), config), **kwargs)

@@ -74,6 +74,8 @@ def connect(
 class AsyncMasterConnection(AsyncSentinelConnection):
     """An async connection to the master: held during a promotion, moved on a switch."""
 
+    follows_switches = True
+
     async def _resolve(self, hub: Hub) -> tuple[Address, str]:
         master = hub.known_master()
         if master is None:  # ask the Sentinels, off the loop (lookups are shared with threads)
@@ -88,13 +90,6 @@ class AsyncMasterConnection(AsyncSentinelConnection):
         await super()._ready()
         if self._hub is not None and not self.replaced():  # not an old master, just demoted
             self._hub.master_is(self.address)
-
-    async def _before_send(self) -> None:
-        """Hold while a replica is promoted; reconnect if the master switched since connecting."""
-        hub = self._hub
-        assert hub is not None  # connected means attached
-        if hub.watcher.version != self._seen:
-            await self._catch_up(hub)
 
     async def _catch_up(self, hub: Hub) -> None:
         """As `vedette.MasterConnection._catch_up`: hold, or move, as the watcher says."""

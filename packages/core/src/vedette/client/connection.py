@@ -415,6 +415,24 @@ def without_maintenance_notifications() -> dict[str, Any]:
     return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
+def pool_arguments(
+    config: SentinelConfig, hub: Hub, redis_options: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """What a Vedette pool (sync or async) gives its connections, and whether they use TLS.
+
+    Plain redis-py keyword arguments, the master's address included; TLS is said by the
+    connection class, not by ``ssl`` (which only ``redis.Redis`` takes).
+
+    Raises:
+        ConfigurationError: An option a Vedette client does not take.
+    """
+    check_client_options(redis_options)
+    kwargs = redis_kwargs(config) | keepalive_options() | driver_info() | redis_options
+    tls = bool(kwargs.pop("ssl", False))
+    kwargs["host"], kwargs["port"] = hub.last_master or UNKNOWN_MASTER
+    return kwargs, tls
+
+
 class SentinelPool(redis.ConnectionPool):
     """A pool of `SentinelConnection` whose connection keyword arguments stay plain.
 
@@ -428,14 +446,11 @@ class SentinelPool(redis.ConnectionPool):
         watcher: FailoverWatcher | None = None,
         **redis_options: Any,
     ) -> None:
-        check_client_options(redis_options)
         self.config = config
         self.hub = Hub.of(config, watcher)
         self._holding = False
         self._release_when_dropped: weakref.finalize[Any, Any] | None = None
-        kwargs = redis_kwargs(config) | keepalive_options() | driver_info() | redis_options
-        tls = kwargs.pop("ssl", False)  # for redis.Redis; a pool says it with its connection class
-        kwargs["host"], kwargs["port"] = self.hub.last_master or UNKNOWN_MASTER
+        kwargs, tls = pool_arguments(config, self.hub, redis_options)
         super().__init__(
             connection_class=bound(self.connection_base(tls=tls), config),
             **without_maintenance_notifications(),

@@ -4,4 +4,5 @@
 - `reentry`: code called back on a thread inside Vedette (finalizers, ``__del__``): locks that
   refuse to wait for their own thread, and work put off until the thread leaves.
 - `switch_signal`: the process-wide signal that some watcher saw the master switch.
+- `wakers`: how the watcher's threads wake coroutines waiting on another thread's event loop.
 """
