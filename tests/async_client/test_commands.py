@@ -8,6 +8,7 @@ cluster, driven in a worker thread so the loop goes on meanwhile.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,8 +20,9 @@ import redis.asyncio
 
 import vedette
 import vedette.asyncio
-from vedette import FailoverTimeout, MasterSwitched, OutcomeUnknownError
-from vedette.testing import ClusterFactory, SentinelCluster, wait_until
+from vedette import Address, AddressMap, FailoverTimeout, MasterSwitched, OutcomeUnknownError
+from vedette.asyncio.connection import AsyncSentinelConnection as Connection
+from vedette.testing import ClusterFactory, LossyProxy, SentinelCluster, wait_until
 
 T = TypeVar("T")
 
@@ -356,3 +358,39 @@ def test_options_that_say_where_to_connect_are_refused() -> None:
     client = vedette.asyncio.connect("redis+sentinel://127.0.0.1:1/mymaster")
     with pytest.raises(vedette.ConfigurationError, match="retry"):
         client.connection_pool.set_retry(redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 3))
+
+
+def test_nat_and_a_reply_lost_on_the_way(sentinel_cluster: SentinelCluster) -> None:
+    # Every Redis server reachable only through a proxy the NAT map names, as behind Docker or
+    # Kubernetes: the async client connects to the mapped addresses, through a switch too.
+    proxies = {address: LossyProxy(address) for address in sentinel_cluster.redis_addresses}
+    nat = AddressMap({str(address): str(proxy.address) for address, proxy in proxies.items()})
+    config = dataclasses.replace(sentinel_cluster.config, nat=nat)
+    old = sentinel_cluster.master_address()
+    sentinel_cluster.client().rpush("jobs", "first", "second")
+
+    async def scenario() -> tuple[set[Address], BaseException, Address, Any]:
+        client = vedette.asyncio.connect(config)
+        await client.set("k", "v")
+        pool = client.connection_pool
+        assert isinstance(pool, vedette.asyncio.AsyncMasterPool)
+        used = {c.address for c in pool._available_connections if isinstance(c, Connection)}
+        proxies[old].lose_reply_to("LPOP")  # the server pops; the reply never comes back
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await client.lpop("jobs")
+        await off_loop(sentinel_cluster.failover)
+        new = await off_loop(sentinel_cluster.wait_for_switch)
+        await client.set("after", "the switch")
+        value = await off_loop(lambda: sentinel_cluster.client(new).get("after"))
+        await client.aclose()
+        return used, caught.value, new, value
+
+    try:
+        used, lost, new, after = run(scenario)
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
+    assert used == {proxies[old].address}  # the mapped address, not the one Sentinels report
+    assert "LPOP" in str(lost)
+    assert sentinel_cluster.client(new).lrange("jobs", 0, -1) == [b"second"]  # popped once
+    assert after == b"the switch"

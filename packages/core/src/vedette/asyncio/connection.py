@@ -8,10 +8,11 @@ connections), the same decisions (`vedette.client.flight`, `vedette.servers.role
 - where to connect is known without I/O most of the time (`Hub.known_master`); when the
   Sentinels must be asked, the lookup (`Hub.master_address`, shared with the threads that ask
   too) runs in a worker thread: the event loop goes on meanwhile;
-- a master switch, seen on the watcher's thread, cuts the connection's socket from there (a
-  shutdown, safe from any thread): the read waiting on it ends at once;
+- a master switch, seen on the watcher's thread, aborts the connection through its own event
+  loop (``call_soon_threadsafe``): the read waiting on it ends at once;
 - holds (a promotion under way) and retry pauses are awaited on `vedette.process.wakers.Wakers`
-  the watcher's threads ring, never slept.
+  the watcher's threads ring, never slept;
+- an event loop makes at most `CONCURRENT_CONNECTS` connects at a time.
 """
 
 from __future__ import annotations
