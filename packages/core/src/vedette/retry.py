@@ -262,19 +262,28 @@ class Attempts:
         ) from error
 
 
-def retry_after(error: Exception, attempt: Callable[[], T], attempts: Attempts) -> T:
-    """The retry loop of `ensure_call`, after a first failure ``error``.
+def retry_after(
+    error: Exception,
+    attempt: Callable[[], T],
+    attempts: Attempts,
+    screen: Callable[[Exception], None] | None = None,
+) -> T:
+    """The retry loop of `ensure_call` and of the connections' hook, after a first failure.
 
     Args:
         error: What the first attempt raised.
         attempt: One more attempt.
         attempts: When to try again, and when to stop.
+        screen: Called with each failure first (a connection cleans up there); what it raises
+            propagates.
 
     Raises:
         FailoverTimeout: The deadline passed with only retryable errors.
     """
     try:
         while True:
+            if screen is not None:
+                screen(error)
             switches = state.switch_signal.count
             pause = attempts.pause_after(error)
             if pause:
@@ -353,26 +362,18 @@ class FailoverRetry(redis.retry.Retry):
         with_failure_count: bool,
     ) -> T:
         rules = self.rules
-        attempts = rules.attempts()
         failures = 0
-        try:
-            while True:
-                failures += 1
-                try:
-                    fail(error, failures) if with_failure_count else fail(error)
-                except Exception as raised:
-                    rules.screen_cleanup(error, raised)
-                rules.screen(error, accept)
-                switches = state.switch_signal.count
-                pause = attempts.pause_after(error)
-                if pause:
-                    state.switch_signal.wait(switches, pause)
-                try:
-                    return do()
-                except Exception as failure:
-                    error = failure
-        finally:
-            del error  # frame -> error -> traceback -> frame: freed now, not by the collector
+
+        def screen(error: Exception) -> None:
+            nonlocal failures
+            failures += 1
+            try:
+                fail(error, failures) if with_failure_count else fail(error)
+            except Exception as raised:
+                rules.screen_cleanup(error, raised)
+            rules.screen(error, accept)
+
+        return retry_after(error, do, rules.attempts(), screen)
 
 
 class ConnectionRetryRules:

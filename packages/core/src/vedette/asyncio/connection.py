@@ -22,6 +22,7 @@ import contextlib
 import functools
 import inspect
 import os
+import threading
 import time
 import weakref
 from collections.abc import Coroutine
@@ -33,11 +34,7 @@ from redis.asyncio.connection import Connection, SSLConnection
 
 from vedette.address import Address
 from vedette.asyncio.retry import AsyncFailoverRetry
-from vedette.client.connection import (
-    bound,
-    pool_arguments,
-    without_maintenance_notifications,
-)
+from vedette.client.connection import ServicePool, bound, without_maintenance_notifications
 from vedette.client.flight import (
     Flight,
     Verdict,
@@ -58,23 +55,25 @@ __all__ = ["AsyncSentinelConnection", "AsyncSentinelPool", "SharedContextSSLConn
 
 # How often a forked child's connection, waiting for a reply, looks for a master switch.
 _CHILD_POLL = 0.05
-# Connects (TCP, TLS, handshake) an event loop makes at once, over all its Vedette clients. A
-# switch makes every command in flight reconnect at the same moment: a few hundred handshakes in
-# one loop would hold it for tens of milliseconds at a time and delay every one of them; a few at
-# a time, the first commands go through at once and the loop stays responsive. A connect that
-# hangs (a frozen master) is cut by the switch like any connection to the old master.
+# Connections an event loop opens at once (socket, TLS and handshake; not redis-py's callbacks
+# after it, such as a subscriber's SUBSCRIBE), per configuration. A switch makes every command in
+# flight reconnect at the same moment: a few hundred handshakes in one loop would hold it for
+# tens of milliseconds at a time and delay every one of them; a few at a time, the first
+# commands go through at once and the loop stays responsive. A TCP connect that hangs holds its
+# turn for socket_connect_timeout at most; a handshake that hangs (a frozen master) is cut by
+# the switch like any connection to the old master.
 CONCURRENT_CONNECTS = 8
-_CONNECTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, asyncio.Semaphore]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _connects() -> asyncio.Semaphore:
-    """The running loop's connect gate (`CONCURRENT_CONNECTS`)."""
-    loop = asyncio.get_running_loop()
-    gate = _CONNECTS.get(loop)
+def _gate(hub: Hub) -> asyncio.Semaphore:
+    """The running loop's connect gate for ``hub``'s configuration (`CONCURRENT_CONNECTS`)."""
+    gates = _GATES.setdefault(asyncio.get_running_loop(), {})
+    gate = gates.get(id(hub))  # hubs live as long as the process (vedette.process.state)
     if gate is None:
-        gate = _CONNECTS[loop] = asyncio.Semaphore(CONCURRENT_CONNECTS)
+        gate = gates[id(hub)] = asyncio.Semaphore(CONCURRENT_CONNECTS)
     return gate
 
 
@@ -105,7 +104,12 @@ class AsyncSentinelConnection(Connection):
         self.flight = Flight(config)
         self._cut_writer: object | None = None  # the stream a master switch cut
         self._handshaking = False
-        self._packing_pipeline = False
+        self._packing_in: int | None = None  # the thread packing a pipeline, meanwhile
+        # The batch last packed: (its packed form, what it sends as the flight notes it: a
+        # command's tuple or a pipeline's list, replies a WAIT after it follows or None).
+        self._batch: tuple[Any, Any, int | None] | None = None
+        self._in_gate: asyncio.Semaphore | None = None  # the connect gate, while connecting
+        self._holder: weakref.ref[AsyncSentinelPool] | None = None
         self._pid = os.getpid()
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop its streams belong to
 
@@ -116,9 +120,10 @@ class AsyncSentinelConnection(Connection):
         """The server this connection points at."""
         return Address(str(self.host), int(self.port))
 
-    def attach(self, hub: Hub) -> None:
-        """Belong to ``hub`` (the pool calls this when it makes the connection)."""
+    def attach(self, hub: Hub, pool: AsyncSentinelPool) -> None:
+        """Belong to ``hub`` and ``pool`` (the pool calls this when it makes the connection)."""
         self._hub = hub
+        self._holder = weakref.ref(pool)
         hub.register(self, replica=self.replica)
 
     def _attached(self) -> Hub:
@@ -128,6 +133,9 @@ class AsyncSentinelConnection(Connection):
                 "connection_class",
                 "a Vedette async connection is made by its pool (vedette.asyncio.connect)",
             )
+        holder = self._holder() if self._holder is not None else None
+        if holder is not None:
+            holder._hold_hub()  # again, if its pool was disconnected since
         hub.ensure_watching()
         return hub
 
@@ -157,16 +165,30 @@ class AsyncSentinelConnection(Connection):
             await self.retry.call_with_retry(self._connect_once, self._disconnect_after)
 
     async def _connect_once(self) -> None:
-        """One attempt, among at most `CONCURRENT_CONNECTS` of the event loop at a time."""
-        async with _connects():
-            if not self.is_connected:  # another task using this connection got there first
-                await super().connect()  # type: ignore[no-untyped-call]  # redis-py leaves it so
+        if not self.is_connected:  # another task using this connection got there first
+            await super().connect()  # type: ignore[no-untyped-call]  # redis-py leaves it so
+
+    def _leave_gate(self) -> None:
+        """The socket and handshake are done (or failed): the next connect may go."""
+        gate, self._in_gate = self._in_gate, None
+        if gate is not None:
+            gate.release()
 
     async def _disconnect_after(self, error: Exception, *failures: int) -> None:
         await self.disconnect()
 
     async def _connect(self) -> None:
         hub = self._attached()
+        gate = _gate(hub)
+        await gate.acquire()  # released when the handshake ends (_handshake), or below
+        self._in_gate = gate
+        try:
+            await self._open(hub)
+        except BaseException:
+            self._leave_gate()
+            raise
+
+    async def _open(self, hub: Hub) -> None:
         # Before asking where to go: a switch meanwhile shows as a changed count or version.
         self._seen, self._switches = seen_at_connect(hub.watcher), hub.watcher.switches
         self._cut_writer = None
@@ -184,45 +206,73 @@ class AsyncSentinelConnection(Connection):
         self._loop = asyncio.get_running_loop()
         self.flight.connected()  # a new session: nothing subscribed or watched on it yet
 
-    def cut(self) -> None:
+    async def disconnect(self, *args: Any, **kwargs: Any) -> None:
+        """Close the socket (and give up its turn to connect, if it had one)."""
+        self._leave_gate()
+        await super().disconnect(*args, **kwargs)
+
+    def cut(self, *, before: int | None = None) -> None:
         """Abort the connection, from any thread: the master switched away from its server.
 
         The read waiting on it ends at once and the command runs again on the new master; an
         idle connection reconnects before its next command. The abort is scheduled on the
         connection's event loop (any loop implementation: uvloop's sockets cannot be shut down
-        from outside).
+        from outside), and done there only if the connection was made before the switch.
+
+        Args:
+            before: The switch count of the switch (default: the watcher's now).
         """
-        writer, loop = self._writer, self._loop
-        if writer is None or loop is None or self._pid != os.getpid():  # a parent's: not ours
+        loop, hub = self._loop, self._hub
+        if loop is None or hub is None or self._pid != os.getpid():  # a parent's: not ours
             return
-        self._cut_writer = writer
+        switches = hub.watcher.switches if before is None else before
         with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits on it
-            loop.call_soon_threadsafe(writer.transport.abort)
+            loop.call_soon_threadsafe(self._cut_if_older, switches)
+
+    def _cut_if_older(self, switches: int) -> None:
+        """On the loop: abort the connection if it was made before the switch ``switches``.
+
+        One made since (a command reconnected to the new master before the switch reached the
+        hub) is where it should be: cutting it would lose what it was sent.
+        """
+        writer = self._writer
+        if writer is not None and self._switches < switches:
+            self._cut_writer = writer
+            writer.transport.abort()
 
     # --- sending ------------------------------------------------------------------------------
 
-    # Noted where commands are packed, not in send_command: one coroutine less per command.
+    # A command is noted where it is packed, not in send_command: one coroutine less per command.
+    # A pipeline is noted when it is sent: redis-py 8.2 packs a large one in a worker thread, and
+    # one packed for a pipeline cancelled meanwhile is never sent, so never noted.
 
     def pack_command(self, *args: Any) -> Any:
         """Pack one command, remembering it until its reply is read."""
-        if not self._packing_pipeline:
+        if self._packing_in != threading.get_ident():  # not one of a pipeline being packed
             self.flight.command(args)
         return super().pack_command(*args)
 
     def pack_commands(self, commands: Any) -> Any:
-        """Pack a pipeline, remembering its commands until their replies are read."""
+        """Pack a pipeline; it is remembered once it is sent, until its replies are read."""
         if not isinstance(commands, list):
             commands = list(commands)
-        self._packing_pipeline = True  # redis-py packs each command with pack_command
+        self._packing_in = threading.get_ident()  # redis-py packs each command with pack_command
         try:
             packed = super().pack_commands(commands)
         finally:
-            self._packing_pipeline = False
-        self.flight.pipeline(commands)
+            self._packing_in = None
+        self._batch = (packed, commands, None)
         return packed
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Send what was packed; from then on its replies are the ones being read."""
+        batch, self._batch = self._batch, None
+        if batch is not None and batch[0] is command:  # a batch packed for this very send
+            sent = batch[1]
+            if isinstance(sent, list):
+                self.flight.pipeline(sent)
+            else:
+                self.flight.command(sent)
         taken = self.flight.take()  # before a reconnect's handshake sends anything
         if not self.is_connected:
             await self.connect()
@@ -409,6 +459,7 @@ async def _handshake(connection: AsyncSentinelConnection) -> None:
         await connection._ready()
     finally:
         connection._handshaking = False
+        connection._leave_gate()
 
 
 async def _reported_role(connection: AsyncSentinelConnection) -> str:
@@ -433,7 +484,7 @@ async def _reported_role(connection: AsyncSentinelConnection) -> str:
         return found
 
 
-class AsyncSentinelPool(redis.asyncio.ConnectionPool):
+class AsyncSentinelPool(ServicePool, redis.asyncio.ConnectionPool):
     """A ``redis.asyncio.ConnectionPool`` of `AsyncSentinelConnection`; see the module.
 
     Subclasses say which connection class to bind (`connection_base`).
@@ -446,11 +497,7 @@ class AsyncSentinelPool(redis.asyncio.ConnectionPool):
         watcher: FailoverWatcher | None = None,
         **redis_options: Any,
     ) -> None:
-        self.config = config
-        self.hub = Hub.of(config, watcher)
-        self._holding = False
-        self._release_when_dropped: weakref.finalize[Any, Any] | None = None
-        kwargs, tls = pool_arguments(config, self.hub, redis_options)
+        kwargs, tls = self._serve(config, watcher, redis_options)
         if "maint_notifications_config" in _pool_parameters():
             kwargs |= without_maintenance_notifications()
         super().__init__(connection_class=bound(self.connection_base(tls=tls), config), **kwargs)
@@ -459,20 +506,12 @@ class AsyncSentinelPool(redis.asyncio.ConnectionPool):
         """The connection class this pool binds to its configuration."""
         raise NotImplementedError
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.config!r}>"
-
-    @property
-    def watcher(self) -> FailoverWatcher:
-        """The watcher this pool's connections react to (shared with the sync clients')."""
-        return self.hub.watcher
-
     def make_connection(self) -> Any:
         """A new connection of this pool's service; the first one starts the watcher."""
         self._hold_hub()
         connection = super().make_connection()  # type: ignore[no-untyped-call]
         if isinstance(connection, AsyncSentinelConnection):
-            connection.attach(self.hub)
+            connection.attach(self.hub, self)
         return connection
 
     def _hold_hub(self) -> None:
@@ -484,12 +523,6 @@ class AsyncSentinelPool(redis.asyncio.ConnectionPool):
         dropped = weakref.finalize(self, _release_soon, self.hub)
         dropped.atexit = False  # at exit the watcher's daemon threads just end
         self._release_when_dropped = dropped
-
-    def set_retry(self, retry: Any) -> None:
-        """Refused: retries are Vedette's (``retry_deadline``, ``min_backoff`` ...)."""
-        raise ConfigurationError(
-            "retry", "a Vedette pool retries through failovers itself; set retry_deadline"
-        )
 
     async def disconnect(self, inuse_connections: bool = True) -> None:
         """Disconnect; the watcher stops when no other pool of the configuration runs."""

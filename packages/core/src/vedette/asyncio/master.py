@@ -150,9 +150,11 @@ class AsyncConfirmsWrites(AsyncMasterConnection):
 
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         """Send; a batch that carries a WAIT counts as owed once it is on its way."""
-        packed = self._ledger.take_packed()
+        batch = self._batch
+        confirmed = batch[2] if batch is not None and batch[0] is command else None
         await super().send_packed_command(command, check_health)
-        self._ledger.sent(packed)
+        if confirmed is not None:
+            self._ledger.sent([confirmed])
 
     async def send_command(self, *args: Any, **kwargs: Any) -> None:
         """Send one command, followed by ``WAIT`` if it writes."""
@@ -160,8 +162,7 @@ class AsyncConfirmsWrites(AsyncMasterConnection):
             await super().send_command(*args, **kwargs)
             return
         packed = super().pack_commands([args, self._ledger.wait])
-        self.flight.command(args)
-        self._ledger.packed(1)
+        self._batch = (packed, args, 1)
         await self.send_packed_command(packed, check_health=kwargs.get("check_health", True))
 
     def pack_commands(self, commands: Any) -> Any:
@@ -170,8 +171,7 @@ class AsyncConfirmsWrites(AsyncMasterConnection):
         if not self._confirms(commands):
             return super().pack_commands(commands)
         packed = super().pack_commands([*commands, self._ledger.wait])
-        self.flight.pipeline(commands)  # what the WAIT follows
-        self._ledger.packed(len(commands))
+        self._batch = (packed, commands, len(commands))  # what the WAIT follows
         return packed
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:

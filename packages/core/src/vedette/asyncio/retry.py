@@ -15,6 +15,7 @@ Usage:
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
@@ -29,13 +30,17 @@ from vedette.retry import Attempts, ConnectionRetryRules, call_attempts
 if TYPE_CHECKING:
     from vedette.config.sentinel_config import SentinelConfig
 
-__all__ = ["AsyncFailoverRetry", "ensure_call", "ensured", "pause"]
+__all__ = ["AsyncFailoverRetry", "ensure_call", "ensured", "pause", "retry_after"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 # How often a pause reads switch counts a parent's watcher writes (in a forked child).
 _FOLLOW_POLL = 0.01
+# The connections' retries running in this task (their ids): a nested call tries once.
+_RUNNING: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "vedette_retries_running", default=frozenset()
+)
 
 
 async def pause(seconds: float, switches: int) -> None:
@@ -45,9 +50,17 @@ async def pause(seconds: float, switches: int) -> None:
     await signal.wakers.until(lambda: signal.count != switches, seconds, poll=poll)
 
 
-async def _retry(error: Exception, attempt: Callable[[], Awaitable[T]], attempts: Attempts) -> T:
+async def retry_after(
+    error: Exception,
+    attempt: Callable[[], Awaitable[T]],
+    attempts: Attempts,
+    screen: Callable[[Exception], Awaitable[None]] | None = None,
+) -> T:
+    """`vedette.retry.retry_after` for coroutines: the pauses are awaited."""
     try:
         while True:
+            if screen is not None:
+                await screen(error)
             switches = state.switch_signal.count
             seconds = attempts.pause_after(error)
             if seconds:
@@ -86,7 +99,7 @@ async def ensure_call(
     try:
         return await attempt()
     except Exception as error:
-        return await _retry(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
+        return await retry_after(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
 
 
 Coro = Callable[P, Coroutine[Any, Any, T]]
@@ -143,7 +156,6 @@ class AsyncFailoverRetry(Retry):
     ) -> None:
         super().__init__(NoBackoff(), -1)
         self.rules = ConnectionRetryRules(config, retry_readonly=retry_readonly, replaced=replaced)
-        self._active = False  # a call of this connection is running: nested calls try once
 
     async def call_with_retry(
         self,
@@ -152,17 +164,24 @@ class AsyncFailoverRetry(Retry):
         is_retryable: Callable[[Exception], bool] | None = None,
         with_failure_count: bool = False,
     ) -> T:
-        """Await ``do()``, retrying through a failover; ``fail(error)`` cleans up after each."""
-        if self._active:
+        """Await ``do()``, retrying through a failover; ``fail(error)`` cleans up after each.
+
+        redis-py's own nested calls (a reconnect in the same retry) make one attempt each, so
+        one deadline covers the command. Nested in the same task, that is: a subscriber's
+        reader blocked in ``listen()`` does not take retries away from a ``subscribe()`` sent
+        by another task on the same connection.
+        """
+        running = _RUNNING.get()
+        if id(self) in running:
             return await do()
-        self._active = True
+        token = _RUNNING.set(running | {id(self)})
         try:
             try:
                 return await do()
             except Exception as error:
                 return await self._again(error, do, fail, is_retryable, with_failure_count)
         finally:
-            self._active = False
+            _RUNNING.reset(token)
 
     async def _again(
         self,
@@ -173,25 +192,17 @@ class AsyncFailoverRetry(Retry):
         with_failure_count: bool,
     ) -> T:
         rules = self.rules
-        attempts = rules.attempts()
         failures = 0
-        try:
-            while True:
-                failures += 1
-                try:
-                    cleaned = fail(error, failures) if with_failure_count else fail(error)
-                    if inspect.isawaitable(cleaned):
-                        await cleaned
-                except Exception as raised:
-                    rules.screen_cleanup(error, raised)
-                rules.screen(error, accept)
-                switches = state.switch_signal.count
-                seconds = attempts.pause_after(error)
-                if seconds:
-                    await pause(seconds, switches)
-                try:
-                    return await do()
-                except Exception as failure:
-                    error = failure
-        finally:
-            del error  # frame -> error -> traceback -> frame: freed now, not by the collector
+
+        async def screen(error: Exception) -> None:
+            nonlocal failures
+            failures += 1
+            try:
+                cleaned = fail(error, failures) if with_failure_count else fail(error)
+                if inspect.isawaitable(cleaned):
+                    await cleaned
+            except Exception as raised:
+                rules.screen_cleanup(error, raised)
+            rules.screen(error, accept)
+
+        return await retry_after(error, do, rules.attempts(), screen)

@@ -173,15 +173,20 @@ class SentinelConnection(Connection):
         sock: socket.socket | None = getattr(self, "_sock", None)  # redis-py annotates it None
         return sock
 
-    def cut(self) -> None:
+    def cut(self, *, before: int | None = None) -> None:
         """Shut the socket down, from any thread: the master switched away from its server.
 
         The command waiting on it fails and runs again on the new master; an idle connection
         reconnects before its next command.
+
+        Args:
+            before: Only if the connection was made before this many switches were counted.
         """
-        sock = self.open_socket()
+        sock = self.open_socket()  # first: a socket made after the check below is a new one
         if sock is None or self.pid != os.getpid():  # a parent's socket is not ours to cut
             return
+        if before is not None and self._switches >= before:
+            return  # made since the switch: its owner reconnected to the new master already
         self._cut_socket = sock  # this socket: its owner may have replaced it meanwhile
         with contextlib.suppress(OSError):  # already closed by its owner
             sock.shutdown(socket.SHUT_RDWR)
@@ -433,7 +438,41 @@ def pool_arguments(
     return kwargs, tls
 
 
-class SentinelPool(redis.ConnectionPool):
+class ServicePool:
+    """What a Vedette pool is, sync (`SentinelPool`) or async: one configuration's, its hub's.
+
+    A mixin, before redis-py's pool class.
+    """
+
+    config: SentinelConfig
+    hub: Hub
+
+    def _serve(
+        self, config: SentinelConfig, watcher: FailoverWatcher | None, options: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool]:
+        """Belong to ``config``'s hub; the connections' keyword arguments, and whether TLS."""
+        self.config = config
+        self.hub = Hub.of(config, watcher)
+        self._holding = False  # whether this pool holds the hub's watcher
+        self._release_when_dropped: weakref.finalize[Any, Any] | None = None
+        return pool_arguments(config, self.hub, options)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config!r}>"
+
+    @property
+    def watcher(self) -> FailoverWatcher:
+        """The watcher this pool's connections react to (the configuration's, sync or async)."""
+        return self.hub.watcher
+
+    def set_retry(self, retry: Any) -> None:
+        """Refused: retries are Vedette's (``retry_deadline``, ``min_backoff`` ...)."""
+        raise ConfigurationError(
+            "retry", "a Vedette pool retries through failovers itself; set retry_deadline"
+        )
+
+
+class SentinelPool(ServicePool, redis.ConnectionPool):
     """A pool of `SentinelConnection` whose connection keyword arguments stay plain.
 
     Subclasses say which connection class to bind (`connection_base`).
@@ -446,11 +485,7 @@ class SentinelPool(redis.ConnectionPool):
         watcher: FailoverWatcher | None = None,
         **redis_options: Any,
     ) -> None:
-        self.config = config
-        self.hub = Hub.of(config, watcher)
-        self._holding = False
-        self._release_when_dropped: weakref.finalize[Any, Any] | None = None
-        kwargs, tls = pool_arguments(config, self.hub, redis_options)
+        kwargs, tls = self._serve(config, watcher, redis_options)
         super().__init__(
             connection_class=bound(self.connection_base(tls=tls), config),
             **without_maintenance_notifications(),
@@ -463,14 +498,6 @@ class SentinelPool(redis.ConnectionPool):
     def connection_base(self, *, tls: bool) -> type[SentinelConnection]:
         """The connection class this pool binds to its configuration."""
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.config!r}>"
-
-    @property
-    def watcher(self) -> FailoverWatcher:
-        """The watcher this pool's connections react to (shared by the configuration's pools)."""
-        return self.hub.watcher
 
     def make_connection(self) -> Any:
         """A new connection of this pool's service; the first one starts the watcher."""
@@ -501,12 +528,6 @@ class SentinelPool(redis.ConnectionPool):
         dropped = weakref.finalize(self, _release_soon, self.hub)
         dropped.atexit = False  # at exit the watcher's daemon threads just end
         self._release_when_dropped = dropped
-
-    def set_retry(self, retry: Any) -> None:
-        """Refused: retries are Vedette's (``retry_deadline``, ``min_backoff`` ...)."""
-        raise ConfigurationError(
-            "retry", "a Vedette pool retries through failovers itself; set retry_deadline"
-        )
 
     def drop_connections(self, cut: Any) -> None:
         """Cut every connection, idle or in use, to a server for which ``cut(address)`` is true."""

@@ -45,7 +45,7 @@ class Cuttable(Protocol):
     @property
     def address(self) -> Address: ...
 
-    def cut(self) -> None: ...
+    def cut(self, *, before: int | None = None) -> None: ...
 
 
 class PoolLike(Protocol):
@@ -165,14 +165,17 @@ class Hub:
         self._failed = None
         self.master_is(event.new)
         involved = {event.old, event.new}
+        # Only connections made before this switch: one a command opened since (its owner saw
+        # the switch first) is where it should be, whatever address was read here before.
+        switches = self.watcher.switches
         with self._lock:
             masters, replicas = list(self._masters), list(self._replicas)
         for connection in masters:
             if connection.address != event.new:
-                connection.cut()
+                connection.cut(before=switches)
         for connection in replicas:
             if connection.address in involved:
-                connection.cut()
+                connection.cut(before=switches)
 
     # --- where to connect ---------------------------------------------------------------------
 
@@ -230,8 +233,8 @@ class Hub:
             with self._looked_up:
                 self._looking = False
                 self._finished += 1
-                if failure is not None:
-                    self._failure = (self._finished, time.monotonic(), failure)
+                if failure is not None:  # kept without its traceback (the frames it holds)
+                    self._failure = (self._finished, time.monotonic(), _copy_of(failure))
                 self._looked_up.notify_all()
 
     def _raise_shared_failure(self, *, since: int | None) -> None:
@@ -242,12 +245,12 @@ class Hub:
         many threads or coroutines retry through an outage, the Sentinels are asked about
         ``1 / min_backoff`` times a second at most, not once per caller. The lock is held.
         """
-        if self._failure is None:
+        if self._failure is None or self.known_master() is not None:
             return
         number, ended, error = self._failure
         recent = time.monotonic() - ended < self.config.min_backoff
         if (since is not None and number > since) or (since is None and recent):
-            raise _copy_of(error) from error.__cause__
+            raise _copy_of(error)
 
     def known_master(self) -> Address | None:
         """The master to connect to, if known without asking the Sentinels (no I/O, no wait)."""
@@ -297,9 +300,13 @@ class Hub:
 def _copy_of(error: Exception) -> Exception:
     """A copy of ``error`` to raise on another thread (a traceback is not shared across them).
 
-    Made without calling ``__init__``: Vedette's errors take keyword-only details.
+    Made without calling ``__init__`` (Vedette's errors take keyword-only details); an error that
+    cannot be copied so is shared as it is.
     """
-    clone = type(error).__new__(type(error), *error.args)
-    clone.__dict__.update(error.__dict__)
-    clone.args = error.args
+    try:
+        clone = type(error).__new__(type(error), *error.args)
+        clone.__dict__.update(error.__dict__)
+        clone.args = error.args
+    except Exception:
+        return error
     return clone

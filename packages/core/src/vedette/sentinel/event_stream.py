@@ -64,18 +64,23 @@ class EventStream(Iterator[FailoverEvent], AsyncIterator[FailoverEvent]):
 
     async def __anext__(self) -> FailoverEvent:
         inbox = self._inbox
-        if not await self._arrived.until(lambda: not inbox.empty(), self._timeout):
-            self.close()
-            raise StopAsyncIteration
-        event = inbox.get_nowait()  # this stream's one consumer: nobody took it meanwhile
-        if event is None:
-            self.close()
-            raise StopAsyncIteration
-        return event
+        while True:
+            if not await self._arrived.until(lambda: not inbox.empty(), self._timeout):
+                self.close()
+                raise StopAsyncIteration
+            try:
+                event = inbox.get_nowait()
+            except queue.Empty:  # another consumer of the stream took it: wait on
+                continue
+            if event is None:
+                self.close()
+                raise StopAsyncIteration
+            return event
 
     def close(self) -> None:
-        """Stop receiving events."""
+        """Stop receiving events; an iteration waiting for one ends."""
         self._watcher._forget(self)
+        self._finish()
 
     def __enter__(self) -> EventStream:
         return self
