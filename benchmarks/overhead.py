@@ -15,7 +15,12 @@ redis-py's defaults otherwise (the reply protocol included). Rows:
   at the next garbage collection (they sit in reference cycles), so timing it would charge
   Vedette for work plain redis-py merely puts off. The row above includes it.
 
-The forks alternate between the two clients one by one.
+The forks alternate between the clients one by one.
+
+A third turn is Vedette's client again, with its metrics recorded (`vedette.metrics`: Prometheus
+and OpenTelemetry both, switched on just before the turn and off after). The last column is the
+median, over the rounds, of that turn's rate over the same client's without metrics in the same
+round (a paired comparison: the machine's drift between rounds cancels out); the goal >= 0.97.
 
 The clients run in alternating rounds so that a change in the machine's load hits both; each
 row is the median of the rounds. The ratio is vedette's rate over redis-py's (or redis-py's time
@@ -35,9 +40,27 @@ import time
 from collections.abc import Callable
 
 import redis
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from prometheus_client import CollectorRegistry
 
 import vedette
+import vedette.metrics
 from vedette.testing import SentinelCluster
+
+# The client whose turn records metrics; the others' turns record none.
+METERED = "vedette, metrics on"
+_REGISTRY = CollectorRegistry()
+_PROVIDER = MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+
+def metrics_for(name: str) -> None:
+    """Record Vedette's metrics (to Prometheus and OpenTelemetry) only for `METERED`'s turn."""
+    if name == METERED:
+        vedette.metrics.enable_prometheus(_REGISTRY)
+        vedette.metrics.enable_opentelemetry(_PROVIDER)
+    else:
+        vedette.metrics.disable()
 
 
 def single_commands(client: redis.Redis, seconds: float) -> float:
@@ -92,6 +115,7 @@ def forked_children(clients: dict[str, redis.Redis], forks: int) -> dict[str, tu
     firsts: dict[str, list[float]] = {name: [] for name in clients}
     for _ in range(forks):
         for name, client in clients.items():
+            metrics_for(name)
             reader, writer = os.pipe()
             started = time.perf_counter()
             pid = os.fork()
@@ -124,7 +148,9 @@ def main() -> None:
             "redis-py": redis.Redis(host=master.host, port=master.port),
             "vedette": vedette.connect(cluster.url),
         }
-        for client in clients.values():
+        clients[METERED] = clients["vedette"]  # the same client, its metrics recorded
+        for name, client in clients.items():
+            metrics_for(name)
             client.set("k", "v")
             single_commands(client, 0.5)  # warm up: connections, code paths
         rates: dict[str, dict[str, list[float]]] = {
@@ -141,24 +167,39 @@ def main() -> None:
         for round_number in range(arguments.rounds):
             order = list(clients) if round_number % 2 == 0 else list(reversed(clients))
             for name in order:
+                metrics_for(name)
                 for row, measure in measures.items():
                     rates[row][name].append(measure(clients[name], arguments.seconds))
             for name, (cycle, first) in forked_children(clients, arguments.forks).items():
                 times["cycle"][name].append(cycle)
                 times["first"][name].append(first)
-        for client in clients.values():
+        for client in {id(c): c for c in clients.values()}.values():
             client.close()
 
+    names = ("redis-py", "vedette", METERED)
+
+    def paired(values: dict[str, list[float]]) -> float:
+        """The median over the rounds of the metered turn's value over the plain one's."""
+        return statistics.median(
+            on / off for on, off in zip(values[METERED], values["vedette"], strict=True)
+        )
+
     def rate_row(label: str, row: str, unit: str) -> None:
-        plain, ours = (statistics.median(rates[row][name]) for name in ("redis-py", "vedette"))
-        print(f"| {label} | {plain:,.0f} {unit} | {ours:,.0f} {unit} | {ours / plain:.2f} |")
+        plain, ours, metered = (statistics.median(rates[row][name]) for name in names)
+        print(
+            f"| {label} | {plain:,.0f} {unit} | {ours:,.0f} {unit} | {metered:,.0f} {unit} "
+            f"| {ours / plain:.2f} | {paired(rates[row]):.2f} |"
+        )
 
     def time_row(label: str, row: str) -> None:
-        plain, ours = (statistics.median(times[row][name]) for name in ("redis-py", "vedette"))
-        print(f"| {label} | {plain * 1000:.2f} ms | {ours * 1000:.2f} ms | {plain / ours:.2f} |")
+        plain, ours, metered = (statistics.median(times[row][name]) for name in names)
+        print(
+            f"| {label} | {plain * 1000:.2f} ms | {ours * 1000:.2f} ms | {metered * 1000:.2f} ms "
+            f"| {plain / ours:.2f} | {1 / paired(times[row]):.2f} |"
+        )
 
-    print("| row | redis-py | vedette | vedette / redis-py |")
-    print("|---|---:|---:|---:|")
+    print(f"| row | redis-py | vedette | {METERED} | vedette / redis-py | metrics on / off |")
+    print("|---|---:|---:|---:|---:|---:|")
     rate_row("single commands", "single", "cmd/s")
     rate_row("pipelines of 100", "pipelines", "cmd/s")
     rate_row("8 threads", "threads", "cmd/s")

@@ -5,6 +5,7 @@ The core's units, lowest first (a unit imports only units below it, and itself):
 - ``errors``, ``address``: Vedette's exceptions, and a server's address.
 - ``config``: what the user wrote (no socket, no thread).
 - ``process``: what exists once per process (fork, finalizers, the switch signal).
+- ``metrics``: what is recorded for operators, and where it goes (Prometheus, OpenTelemetry).
 - ``failures``: what an error means (kind, retried or not, a failover or not).
 - ``retry``: retrying through a failover.
 - ``servers``: reaching one Redis or Sentinel server.
@@ -21,6 +22,7 @@ import ast
 from pathlib import Path
 
 import vedette
+import vedette.metrics
 import vedette.schedule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +32,11 @@ ADAPTERS = {
     "vedette_rq": ROOT / "packages/rq-adapter/src/vedette_rq",
 }
 # The core's public modules, each with its __all__: an adapter imports from these alone.
-PUBLIC = {"vedette": vedette.__all__, "vedette.schedule": vedette.schedule.__all__}
+PUBLIC = {
+    "vedette": vedette.__all__,
+    "vedette.metrics": vedette.metrics.__all__,
+    "vedette.schedule": vedette.schedule.__all__,
+}
 
 
 CORE = ROOT / "packages/core/src/vedette"
@@ -39,6 +45,7 @@ CORE_LAYERS = (
     "address",
     "config",
     "process",
+    "metrics",
     "failures",
     "retry",
     "servers",

@@ -9,6 +9,7 @@ import pytest
 
 PUBLIC_MODULES = [
     "vedette",
+    "vedette.metrics",
     "vedette.schedule",
     "vedette.testing",
     "vedette_celery",

@@ -1,16 +1,20 @@
 """The ``vedette`` command against real clusters."""
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from click.testing import CliRunner
 
 import vedette
 from vedette.cli import main
-from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address
+from vedette.testing import ClusterFactory, SentinelCluster, unresponsive_address, wait_until
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str]:
@@ -86,6 +90,74 @@ def test_failover_drill_can_be_declined(sentinel_cluster: SentinelCluster) -> No
     assert code == 1
     assert "Aborted" in output
     assert sentinel_cluster.master_address() == old
+
+
+def test_watch_and_the_drill_print_json(sentinel_cluster: SentinelCluster, tmp_path: Path) -> None:
+    old = sentinel_cluster.master_address()
+    command = [sys.executable, "-m", "vedette"]
+    events = tmp_path / "events.jsonl"
+    with events.open("wb") as sink:
+        watching = subprocess.Popen(
+            [*command, "watch", sentinel_cluster.url, "--json", "--count", "3", "--timeout", "30"],
+            stdout=sink,
+            start_new_session=True,
+        )
+    try:
+        # Its watcher listens once every Sentinel has a pattern subscriber: no event is missed.
+        wait_until(
+            lambda: all(listened_to(sentinel_cluster, index) for index in range(3)),
+            30,
+            "the watcher's subscriptions",
+        )
+        drill = subprocess.run(
+            [*command, "failover", sentinel_cluster.url, "--yes", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert watching.wait(30) == 0
+    finally:
+        if watching.poll() is None:
+            os.killpg(watching.pid, signal.SIGKILL)
+            watching.wait(10)
+    assert drill.returncode == 0, drill.stderr
+    new = sentinel_cluster.master_address()
+    report = json.loads(drill.stdout)  # the whole of stdout: the progress went to stderr
+    assert (report["service"], report["old"], report["new"]) == ("vedette", str(old), str(new))
+    assert 0 < report["switch_seconds"] < 60
+    assert report["first_write_after_switch_ms"] >= 0
+    assert report["longest_pause_ms"] > 0
+    assert report["attempted"] >= report["acknowledged"] >= 100  # 50 before, 50 after
+    assert (report["lost"], report["duplicated"]) == (0, 0)
+    assert report["failed"] >= len(report["errors"])
+    # Each step with the seconds since the request (a log line may come between).
+    said = re.findall(r"^ *\d+\.\d\d s  (.*)$", drill.stderr, re.MULTILINE)
+    first = sentinel_cluster.sentinel_addresses[0]
+    assert said[0] == f"asking Sentinel {first} for a failover of master {old}"
+    assert said.index(f"master switched from {old} to {new} (via event)") < said.index(
+        f"writes resumed on {new}"
+    )
+
+    started, promoting, switched = map(json.loads, events.read_text().splitlines())
+    assert started == {
+        "type": "FailoverStarted",
+        "service": "vedette",
+        "at": started["at"],
+        "master": str(old),
+    }
+    assert promoting["type"] == "PromotionStarted"
+    assert (promoting["master"], promoting["replica"]) == (str(old), str(new))
+    assert switched["type"] == "MasterSwitched"
+    assert (switched["old"], switched["new"], switched["via"]) == (str(old), str(new), "event")
+    for event in (started, promoting, switched):
+        at = datetime.strptime(event["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        assert abs(datetime.now(timezone.utc) - at) < timedelta(minutes=2)
+        assert len(event["at"]) == len("2026-11-21T11:40:02.512Z")
+
+
+def listened_to(cluster: SentinelCluster, index: int) -> bool:
+    """Whether a client of Sentinel ``index`` has a pattern subscription (``watch``'s)."""
+    return any(int(client["psub"]) for client in cluster.sentinel(index).client_list())
 
 
 def test_dev_up_outlives_the_command_until_down(tmp_path: Path) -> None:

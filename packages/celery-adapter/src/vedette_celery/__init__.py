@@ -12,12 +12,17 @@ Importing this package registers the ``redis-sentinel://`` and ``rediss-sentinel
 See docs/celery.md.
 """
 
+import logging as _logging
+
 from vedette_celery.backend import ResultBackend
 from vedette_celery.dispatch import CeleryDispatcher
 from vedette_celery.registration import register
 from vedette_celery.retrying import ensure_redis_call
 from vedette_celery.settings import CelerySettings, celery_url, split
 from vedette_celery.transport import Channel, Transport
+
+# A library logs; the application decides where its records go (docs/operations.md).
+_logging.getLogger("vedette_celery").addHandler(_logging.NullHandler())
 
 __all__ = [
     # Registration

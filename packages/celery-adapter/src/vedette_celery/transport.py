@@ -23,6 +23,7 @@ import redis
 from kombu.transport import redis as kombu_redis
 
 import vedette
+import vedette.metrics
 from vedette_celery._masking import MaskedOptions, MaskedURL, mask_url, unmask
 from vedette_celery.settings import CelerySettings, split
 
@@ -99,10 +100,19 @@ class Channel(kombu_redis.Channel):
             self._brpop_in_flight = connection._sock
         return result
 
+    @cached_property
+    def _resume(self) -> vedette.metrics.ResumeClock:
+        """Times the first message this channel delivers after a master switch."""
+        return vedette.metrics.ResumeClock(
+            vedette.shared_watcher(self.connection.settings.config), "celery"
+        )
+
     def _brpop_read(self, **options: Any) -> Any:
         self._brpop_in_flight = None
         try:
-            return super()._brpop_read(**options)
+            delivered = super()._brpop_read(**options)
+            self._resume.received()
+            return delivered
         except redis.ConnectionError as error:
             if not _cut_by_failover(error):
                 raise
@@ -132,6 +142,12 @@ class Channel(kombu_redis.Channel):
             else:
                 self.client.connection.disconnect()
             raise Empty() from None
+
+    def close(self) -> None:
+        """kombu's; the resume clock stops listening to the watcher."""
+        if "_resume" in self.__dict__:
+            self._resume.close()
+        super().close()
 
     def _drop_subscription(self) -> None:
         # Disconnecting unregisters the socket from the event loop (HubConnection); the next

@@ -14,6 +14,7 @@ Usage:
     Address(host='10.0.0.5', port=6379)
 """
 
+import logging as _logging
 from importlib.metadata import version as _version
 
 from vedette.address import Address, AddressLike
@@ -53,6 +54,9 @@ from vedette.sentinel.events import (
 from vedette.sentinel.watcher import EventStream, FailoverWatcher, shared_watcher
 
 __version__ = _version("vedette")
+
+# A library logs; the application decides where its records go (docs/operations.md).
+_logging.getLogger("vedette").addHandler(_logging.NullHandler())
 
 __all__ = [
     # Configuration

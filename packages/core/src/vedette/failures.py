@@ -134,6 +134,26 @@ def is_failover(error: BaseException) -> bool:
     return is_retryable(error) or isinstance(error, OutcomeUnknownError | FailoverTimeout)
 
 
+def retry_reason(error: BaseException) -> str:
+    """A retryable error's kind, as the label of ``vedette.commands.retried``.
+
+    ``connection`` (refused, reset, cut by a switch), ``timeout``, ``readonly`` (a write reached
+    a demoted master), ``no_master`` (the Sentinels named none yet), ``reply`` (``LOADING``,
+    ``MASTERDOWN``, ``UNBLOCKED``), ``outcome_unknown`` (retried by an idempotent call).
+    """
+    if isinstance(error, MasterNotFoundError):
+        return "no_master"
+    if isinstance(error, OutcomeUnknownError):
+        return "outcome_unknown"
+    if isinstance(error, redis.ReadOnlyError):
+        return "readonly"
+    if isinstance(error, redis.TimeoutError):
+        return "timeout"
+    if isinstance(error, redis.ConnectionError):
+        return "connection"
+    return "reply"
+
+
 def scrub(message: str) -> str:
     """``message`` without the user name a server's ``NOPERM`` reply may carry."""
     return _USER_NAMED.sub("this user ", message)

@@ -31,7 +31,9 @@ import redis
 from redis.backoff import NoBackoff
 
 from vedette.errors import FailoverTimeout, OutcomeUnknownError
-from vedette.failures import is_retryable
+from vedette.failures import is_retryable, retry_reason
+from vedette.metrics.instruments import COMMANDS_RETRIED
+from vedette.metrics.pauses import PauseClock, pause_clock
 from vedette.process.reentry import CALLED_BACK_DEADLINE, called_back
 from vedette.process.state import state
 
@@ -192,6 +194,8 @@ class Attempts:
             False re-raises the last error itself, as redis-py does when its retries run out.
         at_once: Make the first retry without a pause (the master already switched).
         idempotent: Retry an `OutcomeUnknownError` too (the attempt may run twice).
+        service: The service a client's command is for: each retry is counted
+            (``vedette.commands.retried``) and the wait timed (`vedette.metrics.pauses`).
     """
 
     def __init__(
@@ -203,14 +207,18 @@ class Attempts:
         timeout_error: bool = True,
         at_once: bool = False,
         idempotent: bool = False,
+        service: str | None = None,
     ) -> None:
         self._deadline = deadline
-        self._end = time.monotonic() + deadline
+        self._began = time.monotonic()
+        self._end = self._began + deadline
         self._pauses = backoff.delays()
         self._what = what
         self._timeout_error = timeout_error
         self._at_once = at_once
         self._idempotent = idempotent
+        self._service = service
+        self._clock: PauseClock | None = None  # once this command waits, its service's clock
         self.made = 1
         """Attempts made so far."""
 
@@ -226,10 +234,16 @@ class Attempts:
             self._idempotent and isinstance(error, OutcomeUnknownError)
         )
         if not retryable:
+            self.ended(ran=False)
             raise error
         remaining = self._end - time.monotonic()
         if remaining <= 0:
             self._give_up(error)
+        if self._service is not None:
+            if self.made == 1:
+                clock = pause_clock(self._service)
+                self._clock = clock if clock.waiting(self._began) else None
+            COMMANDS_RETRIED.add(service=self._service, reason=retry_reason(error))
         pause = 0.0 if self._at_once else min(next(self._pauses), remaining)
         self._at_once = False
         logger.debug(
@@ -243,7 +257,14 @@ class Attempts:
         self.made += 1
         return pause
 
+    def ended(self, *, ran: bool) -> None:
+        """The attempts are over: the last one ran (``ran``), or they stopped; once only."""
+        clock, self._clock = self._clock, None
+        if clock is not None:
+            clock.ended(ran=ran)
+
     def _give_up(self, error: Exception) -> NoReturn:
+        self.ended(ran=False)
         logger.warning(
             "%s: still failing after %g s and %d attempts: %s: %s",
             self._what,
@@ -289,10 +310,14 @@ def retry_after(
             if pause:
                 state.switch_signal.wait(switches, pause)
             try:
-                return attempt()
+                result = attempt()
             except Exception as failure:
                 error = failure
+            else:
+                attempts.ended(ran=True)
+                return result
     finally:
+        attempts.ended(ran=False)  # raised: nothing more, if it ran
         del error  # frame -> error -> traceback -> frame: freed now, not by the collector
 
 
@@ -407,6 +432,7 @@ class ConnectionRetryRules:
             what=f"command on {config.service_name!r}",
             timeout_error=False,
             at_once=self._was_replaced(),
+            service=config.service_name,
         )
 
     @staticmethod

@@ -9,11 +9,16 @@
 Both keep Dramatiq's Redis layout; see docs/dramatiq.md.
 """
 
+import logging as _logging
+
 from vedette_dramatiq.broker import SentinelBroker
 from vedette_dramatiq.consumer import SentinelConsumer
 from vedette_dramatiq.dispatch import DramatiqDispatcher
 from vedette_dramatiq.middleware import NotARedisBroker, SentinelMiddleware
 from vedette_dramatiq.results import SentinelResultBackend
+
+# A library logs; the application decides where its records go (docs/operations.md).
+_logging.getLogger("vedette_dramatiq").addHandler(_logging.NullHandler())
 
 __all__ = [
     "DramatiqDispatcher",

@@ -33,6 +33,7 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
 import vedette
+import vedette.metrics
 from vedette_dramatiq.following import following
 from vedette_dramatiq.ledger import Finish
 
@@ -59,6 +60,7 @@ class SentinelConsumer(Consumer):
                 "broker", "a SentinelConsumer needs a broker whose client is a Vedette one"
             )
         self._watcher = watcher
+        self._resume = self._state.resume_clock(watcher)
         self._switches = self._watcher.switches
         # A consumer that replaces one after an error reconciles first: its predecessor may
         # have lost a fetch's reply.
@@ -89,6 +91,7 @@ class SentinelConsumer(Consumer):
             raise dramatiq_error(error) from None
         if self._cache:
             self._misses = 0
+            self._resume.received()
             return MessageProxy(self._cache.pop(0))
         # Nothing to do: poll again, less often while the queue stays empty (Dramatiq's pace).
         self._misses, backoff_ms = compute_backoff(self._misses, max_backoff=self.timeout)
@@ -148,10 +151,12 @@ class SentinelConsumer(Consumer):
         # finishing it again does nothing.
         members = {_text(member) for member in client.smembers(self._acks_key)}
         held, finished = self._ledger.snapshot()
+        reconciled = 0
         for redis_id in sorted(members - held):
             how = finished.get(redis_id)
             if how is not None:  # finished, but the old master did not replicate it
                 self._finish([redis_id], how)
+                reconciled += 1
         orphans = sorted(members - held - finished.keys())
         if orphans:  # a fetch whose reply was lost: they are this worker's to run
             found = cast("list[bytes | None]", client.hmget(self._messages_key, orphans))
@@ -161,6 +166,7 @@ class SentinelConsumer(Consumer):
                 client.srem(self._acks_key, *gone)
             self._ledger.hold(message.options["redis_message_id"] for message in adopted)
             self._cache.extend(adopted)
+            reconciled += len(orphans)
             _log.warning(
                 "queue %r: %d messages fetched for this worker whose reply was lost are "
                 "delivered now",
@@ -169,6 +175,11 @@ class SentinelConsumer(Consumer):
             )
         for redis_id in sorted(held - members):  # perhaps back in the queue: take it back
             self._state.claim_script([self._queue_key, self._acks_key], [redis_id])
+            reconciled += 1
+        if reconciled:
+            vedette.metrics.DRAMATIQ_RECONCILIATIONS.add(
+                reconciled, service=self._state.config.service_name, queue=self.queue_name
+            )
         self._switches = switches
         self._reconcile_due = False
 

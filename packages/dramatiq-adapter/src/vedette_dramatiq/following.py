@@ -16,6 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 from redis.commands.core import Script
 
 import vedette
+import vedette.metrics
 from vedette_dramatiq.ledger import Ledger
 from vedette_dramatiq.scripts import CLAIM, ENQUEUE_ONCE
 
@@ -31,6 +32,14 @@ class Following:
     claim_script: Script
     _ledgers: dict[str, Ledger] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _resume: vedette.metrics.ResumeClock | None = None
+
+    def resume_clock(self, watcher: vedette.FailoverWatcher) -> vedette.metrics.ResumeClock:
+        """The clock of the worker's resume time after a switch (one per broker, not queue)."""
+        with self._lock:
+            if self._resume is None:
+                self._resume = vedette.metrics.ResumeClock(watcher, "dramatiq")
+            return self._resume
 
     def ledger(self, queue_name: str) -> Ledger:
         """The ledger of ``queue_name`` (one per queue, shared by its consumers)."""

@@ -4,6 +4,7 @@ Its settings come from the environment: ``VEDETTE_BROKER_URL``, ``VEDETTE_RESULT
 ``VEDETTE_BROKER_OPTIONS`` (transport options, JSON) and ``VEDETTE_ACKS_LATE``
 (`vedette_harness.workers.CeleryWorkers` sets them). It does not import vedette_celery: the
 ``celery`` command registers the schemes by itself, so the settings are all a worker needs.
+With ``PROMETHEUS_MULTIPROC_DIR`` set, it records Vedette's metrics (docs/operations.md).
 """
 
 import json
@@ -13,7 +14,11 @@ import time
 
 from celery import Celery
 
+import vedette.metrics
 from vedette_harness.execution_log import record_execution
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    vedette.metrics.enable_prometheus()  # the one-line set-up, in the worker's app module
 
 # The same transport options for the broker and the results, as celery-redis-sentinel's README.
 options = json.loads(os.environ.get("VEDETTE_BROKER_OPTIONS") or "{}")

@@ -22,9 +22,12 @@ from dramatiq.results import Results
 from dramatiq.results.backends.redis import RedisBackend
 
 import vedette
+import vedette.metrics
 from vedette_dramatiq import SentinelBroker, SentinelMiddleware, SentinelResultBackend
 from vedette_harness.execution_log import record_execution
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    vedette.metrics.enable_prometheus()  # the one-line set-up, in the worker's app module
 config = vedette.SentinelConfig.from_url(os.environ["VEDETTE_URL"])
 mode = os.environ.get("VEDETTE_DRAMATIQ_MODE", "broker")
 broker: RedisBroker

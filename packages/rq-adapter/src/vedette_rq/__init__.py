@@ -17,6 +17,8 @@ Usage::
 See docs/rq.md.
 """
 
+import logging as _logging
+
 from vedette_rq.compat import check_rq_version as _check_rq_version
 
 _check_rq_version()  # before RQ's classes are subclassed: a clear error, not an odd one
@@ -25,6 +27,9 @@ from vedette_rq.connection import Redis, connect, watcher_of  # noqa: E402
 from vedette_rq.dispatch import RQDispatcher  # noqa: E402
 from vedette_rq.scheduler import Scheduler  # noqa: E402
 from vedette_rq.worker import FollowingWorker, SimpleWorker, SpawnWorker, Worker  # noqa: E402
+
+# A library logs; the application decides where its records go (docs/operations.md).
+_logging.getLogger("vedette_rq").addHandler(_logging.NullHandler())
 
 __all__ = [
     # Connections

@@ -38,6 +38,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import vedette
+import vedette.metrics
 from vedette_rq.patience import patiently
 
 if TYPE_CHECKING:
@@ -99,6 +101,8 @@ class Claims:
         self.worker = worker
         self._claim: Script = worker.connection.register_script(CLAIM)
         self._settle: Script = worker.connection.register_script(SETTLE)
+        config = vedette.config_of(worker.connection)
+        self._service = "" if config is None else config.service_name  # the metrics' label
         self.recovering = False
         """A pop may have moved a job that no claim took: look in the intermediate lists."""
 
@@ -127,6 +131,7 @@ class Claims:
                 job_id = _text(raw)
                 job = self.claim(queue, job_id, intermediate=True)
                 if job is not None:
+                    vedette.metrics.RQ_CLAIMS_RECOVERED.add(service=self._service, queue=queue.name)
                     logger.warning(
                         "job %s: found unclaimed in %s after a failover; running it",
                         job_id,
@@ -181,6 +186,8 @@ class Claims:
     def _settle_entry(self, queue: Queue, job_id: str, status: str, claimer: str, how: str) -> None:
         keys = [self.worker.job_class.key_for(job_id), queue.intermediate_queue_key, queue.key]
         if self._settle(keys, [job_id, status, claimer, how]):
+            if how == "requeue":
+                vedette.metrics.RQ_CLAIMS_RECOVERED.add(service=self._service, queue=queue.name)
             logger.warning(
                 "job %s: put back at the head of %s (it was left in %s)",
                 job_id,

@@ -47,6 +47,7 @@ from rq.version import VERSION
 from rq.worker_registration import clean_worker_registry
 
 import vedette
+import vedette.metrics
 from vedette_rq.claims import Claims
 from vedette_rq.patience import patiently, tolerated
 from vedette_rq.scheduler import Scheduler
@@ -82,6 +83,18 @@ class FollowingWorker(rq.worker.BaseWorker):
         super().__init__(queues, *args, **kwargs)
         self._watcher = vedette.watcher_of(self.connection)
         self._claims = Claims(self)
+        self._resume: vedette.metrics.ResumeClock | None = None
+        if self._watcher is not None:
+            self._resume = vedette.metrics.ResumeClock(self._watcher, "rq")
+            # RQ's worker sets up its own logger only: the switch is told there too (by a
+            # function that holds the logger, not the worker, which the watcher would keep).
+            log, name = self.log, self.name
+
+            def tell(event: vedette.FailoverEvent) -> None:
+                if isinstance(event, vedette.MasterSwitched):
+                    log.warning("Worker %s: %s", name, event.describe())
+
+            self._watcher.subscribe(tell, follow_parent=True)
 
     def _set_connection(self, connection: redis.Redis) -> redis.Redis:
         """RQ's, except that a Vedette client's ``socket_timeout`` is left as it is."""
@@ -256,6 +269,8 @@ class FollowingWorker(rq.worker.BaseWorker):
                 )
                 continue
             if result is not None:
+                if self._resume is not None:
+                    self._resume.received()
                 job, queue = result
                 self.reorder_queues(reference_queue=queue)
                 job.redis_server_version = self.get_redis_server_version()

@@ -34,6 +34,7 @@ from vedette.client.durability import WaitLedger, command_refused, write_command
 from vedette.client.flight import on_switch, promotion_timeout, switched_while_watching
 from vedette.client.hub import Hub
 from vedette.config.sentinel_config import SentinelConfig, config_from
+from vedette.metrics.pauses import held
 from vedette.retry import deadline_for
 from vedette.sentinel.watcher import FailoverWatcher
 
@@ -99,11 +100,12 @@ class AsyncMasterConnection(AsyncSentinelConnection):
         version = watcher.version  # read first: a change after it is caught next time
         if watcher.promoting:
             poll = _FOLLOW_POLL if watcher.follows_parent else None
-            await watcher.wakers.until(
-                lambda: not watcher.promoting or watcher.closed, deadline, poll=poll
-            )
-            if watcher.promoting:
-                raise promotion_timeout(self.config, deadline)
+            with held(self.config.service_name):
+                await watcher.wakers.until(
+                    lambda: not watcher.promoting or watcher.closed, deadline, poll=poll
+                )
+                if watcher.promoting:
+                    raise promotion_timeout(self.config, deadline)
         if watcher.switches != self._switches and self.is_connected:
             action = on_switch(self.address, watcher.master, watching=self.flight.watching)
             if action == "stay":

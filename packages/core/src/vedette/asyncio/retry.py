@@ -66,10 +66,14 @@ async def retry_after(
             if seconds:
                 await pause(seconds, switches)
             try:
-                return await attempt()
+                result = await attempt()
             except Exception as failure:
                 error = failure
+            else:
+                attempts.ended(ran=True)
+                return result
     finally:
+        attempts.ended(ran=False)  # cancelled, or raised: nothing more, if it ran
         del error  # frame -> error -> traceback -> frame: freed now, not by the collector
 
 

@@ -32,18 +32,35 @@ def url_argument(function: F) -> F:
 
 
 @contextmanager
-def reported_errors() -> Iterator[None]:
-    """Turn Vedette's and redis-py's errors into one message and exit status 1, not a traceback.
+def reported_errors(
+    exception: type[click.ClickException] = click.ClickException,
+) -> Iterator[None]:
+    """Turn Vedette's and redis-py's errors into one message and exit status 1, no traceback.
 
     A redis-py error reached Redis some other way than a Vedette client (a framework's client, a
     reply such as ``WRONGTYPE``); a ``NOPERM`` reply's user name is left out, as Vedette's are.
+
+    Args:
+        exception: The click exception to raise: a subclass with another ``exit_code``.
     """
     try:
         yield
     except VedetteError as error:
-        raise click.ClickException(f"{type(error).__name__}: {error}") from None
+        raise exception(f"{type(error).__name__}: {error}") from None
     except redis.RedisError as error:
-        raise click.ClickException(f"{type(error).__name__}: {scrub(str(error))}") from None
+        raise exception(f"{type(error).__name__}: {scrub(str(error))}") from None
+
+
+@contextmanager
+def quiet_discovery() -> Iterator[None]:
+    """Hold back discovery's warnings about each Sentinel: the command reports them itself."""
+    logger = logging.getLogger("vedette.discovery")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def ask_sentinels(config: SentinelConfig) -> None:
@@ -58,11 +75,5 @@ def ask_sentinels(config: SentinelConfig) -> None:
         AuthenticationError: The Sentinels or the master refused the credentials.
         NoPermissionError: They refused the ACL user a command.
     """
-    logger = logging.getLogger("vedette.discovery")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with Discovery(config) as discovery:
-            discovery.discover()
-    finally:
-        logger.setLevel(level)
+    with quiet_discovery(), Discovery(config) as discovery:
+        discovery.discover()

@@ -19,6 +19,7 @@ from vedette.cli.schedule import prefix_option
 from vedette.client.master import connect
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import ConfigurationError, VedetteError
+from vedette.metrics import enable_prometheus
 from vedette.schedule import (
     DEFAULT_LEASE,
     ScheduleRunner,
@@ -43,7 +44,25 @@ from vedette.schedule import (
     show_default=True,
     help="Seconds of the leader's lease: the longest a standby waits to take over.",
 )
-def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve the Prometheus metrics on this port, at /metrics (needs vedette[prometheus]).",
+)
+@click.option(
+    "--metrics-address",
+    default="0.0.0.0",
+    show_default=True,
+    help="The address --metrics-port listens on.",
+)
+def beat(
+    url: str,
+    prefix: str,
+    frameworks: tuple[str, ...],
+    lease: float,
+    metrics_port: int | None,
+    metrics_address: str,
+) -> None:
     """Run the scheduler of the store: lead it, or stand by until the leader stops.
 
     Start it the same way on several hosts: one leads and dispatches each due run once, through
@@ -54,6 +73,8 @@ def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> No
         config = SentinelConfig.from_url(url)
     except VedetteError as error:
         raise click.BadParameter(str(error), param_hint="URL") from None
+    if metrics_port is not None:
+        _serve_metrics(metrics_port, metrics_address)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -85,3 +106,19 @@ def beat(url: str, prefix: str, frameworks: tuple[str, ...], lease: float) -> No
             runner.run()  # raises what no retry can fix (ScheduleRunner.run), after closing
         finally:
             client.close()
+
+
+def _serve_metrics(port: int, address: str) -> None:
+    """Record the metrics to ``prometheus_client``'s registry and serve it over HTTP."""
+    try:
+        enable_prometheus()
+    except ConfigurationError as error:
+        raise click.BadParameter(error.problem, param_hint="--metrics-port") from None
+    import prometheus_client  # installed: enabling found it
+
+    try:
+        prometheus_client.start_http_server(port, addr=address)
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot listen on {address}:{port}: {error.strerror}", param_hint="--metrics-port"
+        ) from None

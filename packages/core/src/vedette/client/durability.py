@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from vedette.errors import ConfigurationError, NotReplicatedError
+from vedette.metrics.instruments import WAIT_CONFIRMED, WAIT_SHORTFALLS
 
 if TYPE_CHECKING:
     from vedette.address import Address
@@ -109,7 +110,10 @@ class WaitLedger:
             NotReplicatedError: Fewer replicas than ``wait_replicas`` confirmed the write.
         """
         wanted = self._config.wait_replicas
-        if replicas < wanted:
+        if replicas >= wanted:
+            WAIT_CONFIRMED.add(service=self._config.service_name)
+        else:
+            WAIT_SHORTFALLS.add(service=self._config.service_name)
             raise NotReplicatedError(
                 f"write to {address} confirmed by {replicas} of {wanted} replicas "
                 f"within {self._config.wait_timeout:g} s (wait_replicas)",

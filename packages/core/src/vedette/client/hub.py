@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol
 from vedette.address import Address
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import SentinelsUnreachableError
+from vedette.metrics.pauses import pause_clock
 from vedette.process.reentry import OwnedLock, called_back, later
 from vedette.process.state import restart_after_fork, state
 from vedette.sentinel.events import FailoverEvent, MasterSwitched
@@ -77,6 +78,7 @@ class Hub:
         """The master as last verified or announced: written into the pools' keyword arguments."""
         self._fresh_locks()
         watcher.subscribe(self._on_event, follow_parent=True)
+        pause_clock(config.service_name).follow(watcher)
         restart_after_fork(self)
 
     def _fresh_locks(self) -> None:

@@ -48,6 +48,7 @@ from vedette.client.durability import ConfirmsWrites
 from vedette.client.flight import on_switch, promotion_timeout, switched_while_watching
 from vedette.client.hub import Hub
 from vedette.config.sentinel_config import SentinelConfig, config_from
+from vedette.metrics.pauses import held
 from vedette.retry import deadline_for
 from vedette.sentinel.watcher import FailoverWatcher
 
@@ -118,9 +119,10 @@ class MasterConnection(SentinelConnection):
         watcher, deadline = hub.watcher, deadline_for(type(self).config)
         version = watcher.version  # read first: a change after it is caught next time
         if watcher.promoting:
-            watcher.wait_until_not_promoting(time.monotonic() + deadline)
-            if watcher.promoting:
-                raise promotion_timeout(self.config, deadline)
+            with held(self.config.service_name):
+                watcher.wait_until_not_promoting(time.monotonic() + deadline)
+                if watcher.promoting:
+                    raise promotion_timeout(self.config, deadline)
         if watcher.switches != self._switches and self.open_socket() is not None:
             action = on_switch(self.address, watcher.master, watching=self.flight.watching)
             if action == "stay":

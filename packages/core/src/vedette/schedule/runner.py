@@ -44,6 +44,15 @@ from vedette.errors import (
     ServiceNotFoundError,
 )
 from vedette.failures import is_retryable
+from vedette.metrics.instruments import (
+    SCHEDULE_DISPATCHED,
+    SCHEDULE_LATENESS,
+    SCHEDULE_LEADER_CHANGES,
+    SCHEDULE_LEADING,
+    SCHEDULE_LEASES_LOST,
+    SCHEDULE_SKIPPED,
+    SCHEDULE_TICKS,
+)
 from vedette.schedule import _limits, _scripts
 from vedette.schedule._entry_hash import decode, history, slot_field
 from vedette.schedule.dispatch import Dispatcher, Run, run_id
@@ -158,6 +167,15 @@ class ScheduleRunner:
         self._sent: OrderedDict[str, None] = OrderedDict()
         self._reported: dict[str, str] = {}
         self._renewed = 0.0
+        self._failures = 0  # passes failed in a row
+        # Every series exists from the start, at 0: an alert sees the first change, and a
+        # standby that never led says so.
+        prefix = store.prefix
+        SCHEDULE_LEADING.set(0, schedule=prefix)
+        for counter in (SCHEDULE_LEADER_CHANGES, SCHEDULE_LEASES_LOST, SCHEDULE_DISPATCHED):
+            counter.add(0, schedule=prefix)
+        for outcome in ("ok", "failed"):
+            SCHEDULE_TICKS.add(0, schedule=prefix, outcome=outcome)
 
     def __repr__(self) -> str:
         return f"ScheduleRunner({self.store!r}, owner={self.lease.owner!r})"
@@ -190,19 +208,47 @@ class ScheduleRunner:
         """
         poll = min(1.0, self.lease.duration / 10)
         try:
-            return self._lead() if self.lease.token is not None else self._stand_by(poll)
+            pause = self._lead() if self.lease.token is not None else self._stand_by(poll)
         except _FATAL:
             raise
-        except Exception:
-            logger.exception("schedule %s: tick failed; trying again", self.store.prefix)
+        except Exception as error:
+            self._failed(error)
             return poll
+        if self._failures:
+            logger.info(
+                "schedule %s: ticks work again, after %d failed",
+                self.store.prefix,
+                self._failures,
+                extra={"event": "schedule_recovered", "schedule": self.store.prefix},
+            )
+            self._failures = 0
+        return pause
+
+    def _failed(self, error: Exception) -> None:
+        """A pass failed: one line for the first of a series, the traceback at DEBUG."""
+        SCHEDULE_TICKS.add(schedule=self.store.prefix, outcome="failed")
+        self._failures += 1
+        if self._failures == 1:
+            logger.warning(
+                "schedule %s: tick failed (%s: %s); trying again every pass until it works",
+                self.store.prefix,
+                type(error).__name__,
+                error,
+                extra={"event": "schedule_tick_failed", "schedule": self.store.prefix},
+            )
+        logger.debug(
+            "schedule %s: tick %d failed", self.store.prefix, self._failures, exc_info=True
+        )
 
     def close(self) -> None:
         """Give the lease up (a standby takes over at once) and close the dispatchers."""
+        leading = self.lease.token is not None
         try:
             self.lease.release()
         except Exception:
             logger.warning("schedule %s: could not release the lease", self.store.prefix)
+        if leading:
+            SCHEDULE_LEADING.set(0, schedule=self.store.prefix)
         for dispatcher in self.dispatchers.values():
             dispatcher.close()
 
@@ -214,8 +260,28 @@ class ScheduleRunner:
         if not self.lease.acquire():
             return poll
         self._renewed = time.monotonic()
-        logger.info("schedule %s: leading as %s", self.store.prefix, self.lease.token)
+        prefix = self.store.prefix
+        SCHEDULE_LEADER_CHANGES.add(schedule=prefix)
+        SCHEDULE_LEADING.set(1, schedule=prefix)
+        logger.info(
+            "schedule %s: leading as %s",
+            prefix,
+            self.lease.token,
+            extra={"event": "schedule_leading", "schedule": prefix, "token": self.lease.token},
+        )
         return 0.0
+
+    def _stepped_down(self, why: str) -> None:
+        """This scheduler no longer leads (``why``): count it, and say so in one line."""
+        prefix = self.store.prefix
+        SCHEDULE_LEASES_LOST.add(schedule=prefix)
+        SCHEDULE_LEADING.set(0, schedule=prefix)
+        logger.warning(
+            "schedule %s: %s; standing by",
+            prefix,
+            why,
+            extra={"event": "schedule_lease_lost", "schedule": prefix},
+        )
 
     def _lead(self) -> float:
         """Renew when a third of the lease has passed, tick, and say how long to pause."""
@@ -229,13 +295,14 @@ class ScheduleRunner:
             if renewed:
                 self._renewed = time.monotonic()
             elif renewed is False:
-                logger.warning("schedule %s: lease lost; standing by", self.store.prefix)
+                self._stepped_down("lease lost")
                 return 0.0
         if not self.lease.held:
-            logger.warning("schedule %s: lease not renewed in time; standing by", self.store.prefix)
             self.lease.step_down()
+            self._stepped_down("lease not renewed in time")
             return 0.0
         pause = self.tick()
+        SCHEDULE_TICKS.add(schedule=self.store.prefix, outcome="ok")
         if pause is None:
             return 0.0
         until_renewal = self._renewed + self.lease.duration / 3 - time.monotonic()
@@ -268,8 +335,8 @@ class ScheduleRunner:
             ],
         )
         if not reply:
-            logger.warning("schedule %s: %s no longer leads; standing by", store.prefix, token)
             self.lease.step_down()
+            self._stepped_down(f"{token} no longer leads")
             return 0.0
         # Any bytes may come back (documents, hashes written by hand): those that are not UTF-8
         # are kept as lone surrogates, and sent back as the same bytes (_limits.raw).
@@ -327,7 +394,9 @@ class ScheduleRunner:
             return (name, slot_text, "0", "+inf", "0", f"cannot be read: {reason}", "")
         next_run = "+inf" if step.next_run is None else str(step.next_run)
         sent = "0"
-        if step.dispatch:
+        if not step.dispatch:
+            SCHEDULE_SKIPPED.add(schedule=self.store.prefix, reason="missed")
+        else:
             run = Run(
                 entry=entry,
                 slot=slot,
@@ -362,6 +431,9 @@ class ScheduleRunner:
             self._report(run.entry.name, f"{problem}; trying again")
             return problem
         self._sent[run.id] = None
+        prefix = self.store.prefix
+        SCHEDULE_DISPATCHED.add(schedule=prefix)
+        SCHEDULE_LATENESS.observe(max(0.0, self.clock() - run.slot / 1000), schedule=prefix)
         while len(self._sent) > _REMEMBERED_RUNS:
             self._sent.popitem(last=False)
         return None

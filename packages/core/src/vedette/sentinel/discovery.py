@@ -39,6 +39,7 @@ from vedette.address import Address
 from vedette.config.sentinel_config import SentinelConfig
 from vedette.errors import MasterNotFoundError, VedetteError
 from vedette.failures import classify, scrub, translate
+from vedette.metrics.instruments import DISCOVERY_DURATION
 from vedette.process.reentry import OwnedLock, called_back, inside
 from vedette.process.state import restart_after_fork
 from vedette.sentinel import decisions
@@ -119,10 +120,19 @@ class Discovery:
                 they name does not say it is a master (a failover is under way).
             ConfigurationError: In strict NAT mode, a Sentinel reported an unmapped address.
         """
-        if called_back() or self.threadless:
-            return self._discover_directly(every_sentinel=every_sentinel)
-        with inside():  # a finalizer run meanwhile on this thread must not wait for this lookup
-            return self._discover(every_sentinel=every_sentinel)
+        started, outcome = time.monotonic(), "failed"
+        try:
+            if called_back() or self.threadless:
+                topology = self._discover_directly(every_sentinel=every_sentinel)
+            else:
+                with inside():  # a finalizer run meanwhile on this thread must not wait for it
+                    topology = self._discover(every_sentinel=every_sentinel)
+            outcome = "ok"
+            return topology
+        finally:
+            DISCOVERY_DURATION.observe(
+                time.monotonic() - started, service=self.config.service_name, outcome=outcome
+            )
 
     def _discover(self, *, every_sentinel: bool) -> Topology:
         closing = self._closing
@@ -353,12 +363,14 @@ class Discovery:
                 answer.sentinel,
                 self.config.service_name,
                 answer.reason,
+                extra=_fields("sentinel_unanswering", self.config, answer.sentinel),
             )
         elif answer.failure is None and was_failing:
             logger.info(
                 "Sentinel %s answers again for service %r",
                 answer.sentinel,
                 self.config.service_name,
+                extra=_fields("sentinel_answering", self.config, answer.sentinel),
             )
 
     # --- deciding -------------------------------------------------------------------------------
@@ -472,3 +484,8 @@ class _Collection:
 def _verifier(config: SentinelConfig, address: Address) -> redis.Redis:
     """A connection to ask a master candidate its role (RESP2: one shape of reply)."""
     return redis_client(config, address, protocol=2)
+
+
+def _fields(event: str, config: SentinelConfig, sentinel: Address) -> dict[str, str]:
+    """A log record's ``extra=`` fields (docs/operations.md, "Log events")."""
+    return {"event": event, "service": config.service_name, "sentinel": str(sentinel)}

@@ -54,10 +54,11 @@ from vedette.process.state import restart_after_fork, state
 from vedette.process.wakers import Wakers
 from vedette.sentinel.discovery import Discovery, Topology
 from vedette.sentinel.event_stream import EventStream
-from vedette.sentinel.events import FailoverEvent, MasterDown, MasterSwitched, SentinelLost
+from vedette.sentinel.events import FailoverEvent, MasterSwitched
 from vedette.sentinel.failover_state import FailoverState, parse_notice
 from vedette.sentinel.listeners import Listeners
 from vedette.sentinel.parent_view import ParentView
+from vedette.sentinel.reporting import EventReport
 from vedette.sentinel.shared_view import SharedView, View
 
 __all__ = ["EventStream", "FailoverWatcher", "shared_watcher"]
@@ -96,6 +97,7 @@ class FailoverWatcher:
         """The discovery this watcher reconciles with; pools sharing the watcher use it too, so
         what one lookup learns (a Sentinel gone, a master replaced) every other knows."""
         self._state = FailoverState(config.service_name)
+        self._report = EventReport(config.service_name)
         self._callbacks: list[Callback] = []
         self._users = 0  # start() calls not yet matched by close()
         self._running_in = 0  # pid whose threads are running (0: none)
@@ -415,6 +417,7 @@ class FailoverWatcher:
 
     def _run(self) -> None:
         """The reconciler thread: start the others, then reconcile until stopped."""
+        self._report.started()
         stopping, outbox = self._stopping, self._outbox
         with self._lock:
             if stopping.is_set():
@@ -474,23 +477,42 @@ class FailoverWatcher:
         before = self._all_lost()
         self._apply(lambda now: self._state.on_sentinel(address, up=up, reason=reason, now=now))
         after = self._all_lost()
+        self._report.sentinels(self._reachable())
+        service = self.config.service_name
         if after and not before:
             master = self._state.master
+            fields = {
+                "event": "sentinels_lost",
+                "service": service,
+                "master": master and str(master),
+            }
             if master is None:
                 logger.warning(
                     "service %r: no Sentinel is reachable, and no master was ever known: "
                     "clients cannot connect until one answers",
-                    self.config.service_name,
+                    service,
+                    extra=fields,
                 )
             else:
                 logger.warning(
                     "service %r: no Sentinel is reachable; clients keep using the last known "
                     "master %s until one answers (a failover meanwhile would go unnoticed)",
-                    self.config.service_name,
+                    service,
                     master,
+                    extra=fields,
                 )
         elif before and not after:
-            logger.warning("service %r: Sentinels reachable again", self.config.service_name)
+            logger.warning(
+                "service %r: Sentinels reachable again",
+                service,
+                extra={"event": "sentinels_back", "service": service},
+            )
+
+    def _reachable(self) -> int:
+        """How many of the Sentinels watched this watcher is subscribed to."""
+        with self._lock:
+            watched = self._listeners.addresses
+        return sum(self._state.sentinel_up(a) is True for a in watched)
 
     def _all_lost(self) -> bool:
         """Whether every Sentinel watched has been tried and is unreachable."""
@@ -531,8 +553,7 @@ class FailoverWatcher:
         return event
 
     def _publish(self, event: FailoverEvent) -> None:
-        level = logging.WARNING if isinstance(event, MasterDown | SentinelLost) else logging.INFO
-        logger.log(level, "service %r: %s", event.service, event.describe())
+        self._report.published(event)
         if isinstance(event, MasterSwitched):
             state.switch_signal.notify()
         self._outbox.put(event)
