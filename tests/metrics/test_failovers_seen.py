@@ -6,7 +6,8 @@ as docs/operations.md sets it up; this process records to a private registry and
 OpenTelemetry in-memory reader, and writes through a `WriteLoop`. Through a kill -9, then a
 planned failover, the scraped text (parsed with ``prometheus_client``'s parser) and the reader
 show exactly one switch per fault, one held-time observation within 50 ms of the pause the
-write loop measured, and one resume time per worker, close to the one the execution log shows.
+write loop measured, and one resume time per worker, close to the one the execution log shows;
+the worker's output shows the switch's WARNING line once per fault.
 """
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ def test_each_fault_shows_one_switch_its_pause_and_the_worker_s_resume(
             _check_resume(report, resumed)
         retried = total(scraped(registry), "vedette_commands_retried_total", service=service)
         assert retried > 0  # the kill -9's failed writes
+        # The switch shows in the worker's own output, once per fault, as the framework logs.
+        (worker,) = factory.workers
+        assert worker.text().count("master switched from") == 2, worker.text()[-3000:]
 
 
 def _worker_metrics(directory: Path, faults: int, service: str) -> float:

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,10 +26,24 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 import vedette.metrics
-from vedette import Address, MasterSwitched
+from vedette import (
+    Address,
+    Backoff,
+    FailoverAborted,
+    FailoverStarted,
+    MasterDown,
+    MasterSwitched,
+    MasterUp,
+    OutcomeUnknownError,
+    PromotionStarted,
+    SentinelLost,
+    SentinelRecovered,
+)
+from vedette.metrics import recorder
 from vedette.metrics.instruments import COMMANDS_RETRIED, FAILOVER_HELD, SENTINELS_REACHABLE
 from vedette.metrics.pauses import PauseClock
 from vedette.process.reentry import OwnedLock
+from vedette.retry import Attempts, lost_replies_retried
 from vedette.sentinel.reporting import EventReport
 
 
@@ -270,3 +284,52 @@ def test_two_watchers_of_a_process_tell_a_switch_once(
     assert (
         counted[("vedette_failover_switches_total", (("service", "twice"), ("via", "event")))] == 2
     )
+
+
+def test_a_lost_reply_counts_once_it_reaches_the_caller(registry: CollectorRegistry) -> None:
+    def raised_to_caller() -> None:
+        attempts = Attempts(deadline=5, backoff=Backoff(), what="RPOP", service="lost")
+        with pytest.raises(OutcomeUnknownError):
+            attempts.pause_after(OutcomeUnknownError("reply lost", command="RPOP"))
+
+    raised_to_caller()
+    with lost_replies_retried(True):  # inside an idempotent ensure_call: it runs again
+        raised_to_caller()
+    with lost_replies_retried(False):
+        raised_to_caller()
+    assert (
+        samples(registry)[("vedette_commands_outcome_unknown_total", (("service", "lost"),))] == 2
+    )
+
+
+def test_a_failing_sink_fails_no_recording(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def recorder(
+            self, metric: vedette.metrics.Metric
+        ) -> Callable[[float, Mapping[str, str]], None]:
+            def record(value: float, labels: Mapping[str, str]) -> None:
+                raise FileNotFoundError("the multiprocess directory is gone")
+
+            return record
+
+    recorder._failed.discard("vedette.commands.retried")  # told once per process
+    recorder.connect(recorder.recorders(Broken()))
+    try:
+        caplog.set_level(logging.WARNING, logger="vedette.metrics")
+        COMMANDS_RETRIED.add(service="broken", reason="timeout")
+        COMMANDS_RETRIED.add(service="broken", reason="timeout")
+    finally:
+        vedette.metrics.disable()
+    (told,) = [r for r in caplog.records if r.name == "vedette.metrics"]
+    assert "vedette.commands.retried" in told.getMessage()
+
+
+def test_no_event_field_clashes_with_a_log_record_attribute() -> None:
+    reserved = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+    for event in (
+        FailoverAborted, FailoverStarted, MasterDown, MasterSwitched, MasterUp,
+        PromotionStarted, SentinelLost, SentinelRecovered,
+    ):  # fmt: skip
+        names = {"event", *(f.name for f in dataclasses.fields(event))} - {"at"}
+        names = {{"old": "old_master", "new": "new_master"}.get(n, n) for n in names}
+        assert not names & reserved, event

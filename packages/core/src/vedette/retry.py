@@ -24,6 +24,8 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar, overload
 
@@ -32,7 +34,7 @@ from redis.backoff import NoBackoff
 
 from vedette.errors import FailoverTimeout, OutcomeUnknownError
 from vedette.failures import is_retryable, retry_reason
-from vedette.metrics.instruments import COMMANDS_RETRIED
+from vedette.metrics.instruments import COMMANDS_RETRIED, OUTCOME_UNKNOWN
 from vedette.metrics.pauses import PauseClock, pause_clock
 from vedette.process.reentry import CALLED_BACK_DEADLINE, called_back
 from vedette.process.state import state
@@ -123,10 +125,32 @@ def ensure_call(
             error is chained as ``__cause__``.
     """
     attempt = functools.partial(fn, *args, **kwargs)
+    with lost_replies_retried(idempotent):
+        try:
+            return attempt()
+        except Exception as error:
+            return retry_after(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
+
+
+# Set while an idempotent `ensure_call` runs: a command's lost reply is retried, not raised.
+_lost_replies_retried: ContextVar[bool] = ContextVar("vedette_lost_replies_retried", default=False)
+
+
+@contextmanager
+def lost_replies_retried(idempotent: bool) -> Iterator[None]:
+    """Mark an ``idempotent`` call's run (this thread or task) for the commands it sends.
+
+    Their lost replies are retried by the call, so they are not counted as
+    ``vedette.commands.outcome_unknown``.
+    """
+    if not idempotent:
+        yield
+        return
+    token = _lost_replies_retried.set(True)
     try:
-        return attempt()
-    except Exception as error:
-        return retry_after(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
+        yield
+    finally:
+        _lost_replies_retried.reset(token)
 
 
 def call_attempts(fn: Callable[..., Any], deadline: float | None, *, idempotent: bool) -> Attempts:
@@ -234,6 +258,10 @@ class Attempts:
             self._idempotent and isinstance(error, OutcomeUnknownError)
         )
         if not retryable:
+            # Raised to the caller: counted, unless an idempotent call around it runs it again.
+            lost = isinstance(error, OutcomeUnknownError) and not _lost_replies_retried.get()
+            if lost and self._service is not None:
+                OUTCOME_UNKNOWN.add(service=self._service)
             self.ended(ran=False)
             raise error
         remaining = self._end - time.monotonic()

@@ -86,15 +86,21 @@ class FollowingWorker(rq.worker.BaseWorker):
         self._resume: vedette.metrics.ResumeClock | None = None
         if self._watcher is not None:
             self._resume = vedette.metrics.ResumeClock(self._watcher, "rq")
-            # RQ's worker sets up its own logger only: the switch is told there too (by a
-            # function that holds the logger, not the worker, which the watcher would keep).
-            log, name = self.log, self.name
 
-            def tell(event: vedette.FailoverEvent) -> None:
-                if isinstance(event, vedette.MasterSwitched):
-                    log.warning("Worker %s: %s", name, event.describe())
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """RQ's; then Vedette's warnings go where RQ's worker prints, unless the app says where.
 
-            self._watcher.subscribe(tell, follow_parent=True)
+        RQ sets up its own loggers only, and Vedette's have a ``NullHandler``: without this, a
+        worker would print nothing of a failover (the master switch, a claim recovered).
+        """
+        super().bootstrap(*args, **kwargs)
+        if logging.getLogger().handlers:
+            return  # the application configured logging: Vedette's records propagate there
+        for name in ("vedette", "vedette_rq"):
+            package = logging.getLogger(name)
+            if all(isinstance(handler, logging.NullHandler) for handler in package.handlers):
+                for handler in self.log.handlers:
+                    package.addHandler(handler)
 
     def _set_connection(self, connection: redis.Redis) -> redis.Redis:
         """RQ's, except that a Vedette client's ``socket_timeout`` is left as it is."""

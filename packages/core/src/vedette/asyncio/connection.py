@@ -282,7 +282,7 @@ class AsyncSentinelConnection(Connection):
         try:
             await super().send_packed_command(command, check_health)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            raise unsent_error(error, taken[0], self.address, self.config) from None
+            raise unsent_error(error, taken[0], self.address) from None
         self.flight.written(taken)
 
     async def _catch_up(self, hub: Hub) -> None:

@@ -25,7 +25,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from vedette.process.state import state
-from vedette.retry import Attempts, ConnectionRetryRules, call_attempts
+from vedette.retry import Attempts, ConnectionRetryRules, call_attempts, lost_replies_retried
 
 if TYPE_CHECKING:
     from vedette.config.sentinel_config import SentinelConfig
@@ -100,10 +100,12 @@ async def ensure_call(
         FailoverTimeout: Still failing with retryable errors when the deadline passed.
     """
     attempt = functools.partial(fn, *args, **kwargs)
-    try:
-        return await attempt()
-    except Exception as error:
-        return await retry_after(error, attempt, call_attempts(fn, deadline, idempotent=idempotent))
+    with lost_replies_retried(idempotent):
+        try:
+            return await attempt()
+        except Exception as error:
+            attempts = call_attempts(fn, deadline, idempotent=idempotent)
+            return await retry_after(error, attempt, attempts)
 
 
 Coro = Callable[P, Coroutine[Any, Any, T]]

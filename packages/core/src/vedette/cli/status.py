@@ -9,7 +9,7 @@ exits with its code, for a monitoring job (a Kubernetes exec probe, cron, Nagios
   unreachable, behind or disagreeing; a replica down or disconnected; no replica at all; a
   failover in progress).
 - `FAILING` (2): no usable master (no Sentinel reachable, the master they name does not answer
-  as one, the service unknown), or no majority of the Sentinels names it.
+  as one, the service unknown), or most Sentinels that answer name another master.
 - `UNKNOWN` (3): the check could not run: a bad URL or option (click's usage errors exit 2
   otherwise), credentials or a command refused.
 
@@ -77,7 +77,7 @@ Exit status with --check (Nagios's convention; 2 is never a usage error then):
   0  healthy
   1  degraded: the master works; a Sentinel or a replica is down or flagged,
      there is no replica, or a failover is under way
-  2  failing: no usable master, or no majority of the Sentinels names it
+  2  failing: no usable master, or most Sentinels that answer name another
   3  unknown: a bad URL or option, credentials or a command refused
 Without --check: 0, or 1 when no usable master was found (or on an error).
 """
@@ -276,8 +276,14 @@ def _health(found: _Found) -> tuple[Health, list[str]]:
         failing.append(found.no_master)
     else:
         naming = sum(view.master == master for view in views)
-        if naming * 2 <= len(views):  # a minority's answer may be stale; it could not fail over
-            failing.append(f"only {naming} of {len(views)} Sentinels name master {master}")
+        answering = sum(view.error is None for view in views)
+        if naming * 2 <= answering:  # most Sentinels that answer name another master
+            failing.append(f"only {naming} of {answering} Sentinels answering name master {master}")
+        elif naming * 2 <= len(views):  # the master works; a failover could not be elected
+            degraded.append(
+                f"only {naming} of {len(views)} Sentinels name master {master}: too few to "
+                "elect a failover"
+            )
         quorum = max((view.quorum for view in views if view.quorum is not None), default=0)
         if naming < quorum:
             degraded.append(

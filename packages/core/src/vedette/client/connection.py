@@ -218,7 +218,7 @@ class SentinelConnection(Connection):
         try:
             super().send_packed_command(command, check_health)
         except (redis.ConnectionError, redis.TimeoutError) as error:
-            raise unsent_error(error, taken[0], self.address, self.config) from None
+            raise unsent_error(error, taken[0], self.address) from None
         self.flight.written(taken)
 
     def _before_send(self) -> None:

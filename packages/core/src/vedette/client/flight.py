@@ -21,7 +21,6 @@ import redis
 
 from vedette.client.commands import FOREVER, blocking_seconds, hands_over_data
 from vedette.errors import FailoverTimeout, OutcomeUnknownError
-from vedette.metrics.instruments import OUTCOME_UNKNOWN
 from vedette.retry import deadline_for
 
 if TYPE_CHECKING:
@@ -170,7 +169,6 @@ class Flight:
         elif self.subscribed:
             return failure
         elif (popped := hands_over_data(_commands(self.sent))) is not None:
-            OUTCOME_UNKNOWN.add(service=self.config.service_name)
             error = OutcomeUnknownError(
                 f"{popped} was sent to {address} but the connection broke before its "
                 f"reply ({failure}): it may have run, so it is not retried (a retry could lose "
@@ -190,14 +188,11 @@ class Flight:
         return error
 
 
-def unsent_error(
-    error: redis.RedisError, pending: Any, address: Address, config: SentinelConfig
-) -> redis.RedisError:
+def unsent_error(error: redis.RedisError, pending: Any, address: Address) -> redis.RedisError:
     """Writing ``pending`` failed with ``error``: nothing ran, unless a pipeline got part-way."""
     popped = hands_over_data(pending) if isinstance(pending, list) else None
     if popped is None:
         return error
-    OUTCOME_UNKNOWN.add(service=config.service_name)
     unknown = OutcomeUnknownError(
         f"a pipeline holding {popped} broke part-way while being sent to {address} "
         f"({error}): some of it may have run, so it is not retried",

@@ -119,7 +119,8 @@ CATALOG: tuple[Metric, ...] = (
     Metric(
         "vedette.commands.outcome_unknown",
         "counter",
-        "Commands raised as OutcomeUnknownError: a pop or script whose reply a failure lost",
+        "Commands raised to the caller as OutcomeUnknownError: a pop or script whose reply a "
+        "failure lost (not those an idempotent ensure_call ran again)",
         _SERVICE,
     ),
     Metric(
@@ -179,7 +180,7 @@ CATALOG: tuple[Metric, ...] = (
     Metric(
         "vedette.schedule.skipped",
         "counter",
-        "Runs not dispatched because the entry's policy said so (reason: missed, too late)",
+        "Runs the entry's missed-run policy did not send (reason: missed)",
         ("schedule", "reason"),
     ),
     Metric(

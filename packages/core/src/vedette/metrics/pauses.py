@@ -4,9 +4,9 @@ A failover makes many commands wait at once: held while a replica is promoted, o
 retried until the new master answers. What an operator wants is the pause itself, once: from
 the first command that could not run to the first that ran again once the master switched.
 `PauseClock` opens a pause when a command starts waiting (if none is open) and closes it when a
-waiting command runs: if the master switched meanwhile, that observes ``vedette.failover.held``;
-a wait no switch ended (a connection reset, a command cut by the switch just after it) is not a
-failover's pause, and is dropped.
+waiting command runs after the master switched, observing ``vedette.failover.held``. A wait no
+switch ended (a connection reset, a command cut by the switch just after it) is not a failover's
+pause: it is dropped once no command waits any more.
 """
 
 from __future__ import annotations
@@ -89,12 +89,10 @@ class PauseClock:
         try:
             with self._lock:
                 self._waiting -= 1
-                if ran and self._opened is not None:
-                    if self.switches() != self._switches:
-                        opened = self._opened
-                    self._opened = None
+                if ran and self._opened is not None and self.switches() != self._switches:
+                    opened, self._opened = self._opened, None
                 elif self._waiting == 0:
-                    self._opened = None  # every command gave up: no pause ended
+                    self._opened = None  # no switch ended it: a connection reset, say
         except CalledBack:
             return
         if opened is not None:

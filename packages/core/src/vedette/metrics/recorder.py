@@ -8,10 +8,19 @@ Recording never waits for a lock the same thread may hold: code called back on a
 Vedette (a finalizer, ``__del__``: `vedette.process.reentry`) could have interrupted a sink in
 the middle of a recording, under the sink's own lock, so what it records is put off until the
 thread is out of the way (`later`).
+
+Recordings go through one lock, which a fork waits for: the sinks' own locks (plain ones, one for
+every value in ``prometheus_client``'s multiprocess mode) are never inherited held by a forked
+child, whose first recording would wait for them forever.
+
+A sink that fails (a multiprocess directory removed under a running worker) never fails what
+was being recorded: the error is logged, once per metric, on ``vedette.metrics``.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol
@@ -31,6 +40,8 @@ __all__ = [
     "instrument",
     "recorders",
 ]
+
+logger = logging.getLogger("vedette.metrics")
 
 
 class Sink(Protocol):
@@ -61,14 +72,24 @@ class Instrument:
             return
         self._send(to, value, labels)
 
-    @staticmethod
     def _send(
+        self,
         to: tuple[Callable[[float, Mapping[str, str]], None], ...],
         value: float,
         labels: Mapping[str, str],
     ) -> None:
-        for record in to:
-            record(value, labels)
+        with _sending:
+            for record in to:
+                try:
+                    record(value, labels)
+                except Exception:
+                    self._failed()
+
+    def _failed(self) -> None:
+        name = self.metric.name
+        if name not in _failed:
+            _failed.add(name)
+            logger.warning("recording %s failed; the metric may be missing", name, exc_info=True)
 
 
 class Counter(Instrument):
@@ -110,6 +131,29 @@ _INSTRUMENTS: dict[str, Instrument] = {
     metric.name: _KINDS[metric.kind](metric) for metric in CATALOG
 }
 _adding = threading.Lock()  # only enabling takes it, never a recording
+_sending = threading.Lock()  # every recording; see the module
+_failed: set[str] = set()  # metrics whose recording failed (logged once each)
+
+
+def _before_fork() -> None:
+    _sending.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _sending.release()
+
+
+def _after_fork_in_child() -> None:
+    global _sending
+    _sending = threading.Lock()  # the parent's is held by its forking thread
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 Recorders = dict[str, Callable[[float, Mapping[str, str]], None]]
 """A sink's recording function for each metric, by name."""

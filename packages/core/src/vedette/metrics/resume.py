@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ class ResumeClock:
         self._service = watcher.config.service_name
         self._framework = framework
         self._switched: float | None = None  # monotonic time of the last switch not yet timed
+        self._lock = threading.Lock()  # never held while recording, nor by the watcher's thread
         self._stop: Callable[[], None] | None = watcher.subscribe(
             self._on_event, follow_parent=True
         )
@@ -44,13 +46,19 @@ class ResumeClock:
 
     def received(self) -> None:
         """A job was received: the first since a switch observes how long that took."""
-        switched = self._switched
+        if self._switched is None:  # the common case: no lock
+            return
+        switched = self._take()  # consumer threads woken by the same switch: one observation
         if switched is None:
             return
-        self._switched = None
         WORKER_RESUME.observe(
             time.monotonic() - switched, service=self._service, framework=self._framework
         )
+
+    def _take(self) -> float | None:
+        with self._lock:
+            switched, self._switched = self._switched, None
+            return switched
 
     def close(self) -> None:
         """Stop listening to the watcher."""

@@ -43,6 +43,8 @@ __all__ = ["EventReport", "event_name"]
 logger = logging.getLogger("vedette.watcher")
 
 _WARNING = (MasterSwitched, MasterDown, FailoverAborted, SentinelLost)
+# A failover that began longer ago than this (seconds) ended unheard: the switch is a new one.
+_STALE = 600.0
 # Seconds within which another watcher's report of the same event is the same event.
 _SAME_EVENT = 10.0
 # The last report of each event in this process: (what it said) -> (reporter, monotonic time).
@@ -117,6 +119,8 @@ class EventReport:
     def _timing(self, event: MasterSwitched, extra: dict[str, Any]) -> str:
         """How long the failover took, for the switch's line and its fields."""
         text = ""
+        if self._began is not None and (event.at - self._began).total_seconds() > _STALE:
+            self._began = self._promoted = None  # its end went unheard (Sentinels unreachable)
         if self._began is not None:
             took = (event.at - self._began).total_seconds()
             extra["failover_seconds"] = round(took, 3)

@@ -553,10 +553,10 @@ class FailoverWatcher:
         return event
 
     def _publish(self, event: FailoverEvent) -> None:
-        self._report.published(event)
         if isinstance(event, MasterSwitched):
             state.switch_signal.notify()
         self._outbox.put(event)
+        self._report.published(event)  # told and counted once those waiting for it know
 
     def _reconcile(self, stopping: threading.Event) -> None:
         """Ask the Sentinels who the master is; publish a switch the notifications missed."""
