@@ -1,8 +1,4 @@
-"""``celery vedette``: what cannot work fails in one line, with Celery's exit codes.
-
-Here beside the ``vedette`` command's tests; skipped where the Celery adapter is not installed
-(the first phase of ``nox -s lowest``).
-"""
+"""``celery vedette``: what cannot work fails in one line, with Celery's exit codes."""
 
 from __future__ import annotations
 
@@ -10,11 +6,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from vedette.testing import ClusterFactory, unresponsive_address
-
-pytest.importorskip("vedette_celery", reason="the Celery adapter brings the command")
 
 EX_UNAVAILABLE, EX_FAILURE = 69, 1  # celery.platforms: what `celery inspect` exits with
 
