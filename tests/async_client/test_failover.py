@@ -77,6 +77,22 @@ def check_repeats(report: WriteReport) -> None:
     assert len(report.duplicated) <= COROUTINES
 
 
+def check_first_write(loop: AsyncWriteLoop, switched: float) -> None:
+    """The first write after ``+switch-master`` within 100 ms, garbage collections apart.
+
+    A collection stops every thread, whatever it runs (Python 3.10's full collections took up
+    to 80 ms late in a long test process here): it is not Vedette's latency.
+    """
+    first = loop.first_ack_after(switched)
+    assert first is not None
+    collection = loop.longest_collection(after=switched, before=first)
+    print(
+        f"first write {(first - switched) * 1000:.1f} ms after +switch-master "
+        f"(longest garbage collection meanwhile: {collection * 1000:.1f} ms)"
+    )
+    assert first - switched - collection < 0.1
+
+
 def check_stalls(loop: AsyncWriteLoop, started: float, ended: float) -> float:
     """The loop's longest stall during the failover: under `STALL_LIMIT`.
 
@@ -103,10 +119,7 @@ def test_kill_master(sentinel_cluster_factory: ClusterFactory) -> None:
         loop.wait_for_acks(500, after=switched)
         ended = time.monotonic()
     report = final_report(cluster, loop)
-    first = loop.first_ack_after(switched)
-    assert first is not None
-    print(f"first write {(first - switched) * 1000:.1f} ms after +switch-master")
-    assert first - switched < 0.1
+    check_first_write(loop, switched)
     assert report.lost == ()
     assert report.errors == ()  # the coroutines were held, not failed
     check_repeats(report)
@@ -122,10 +135,7 @@ def test_planned_failover(sentinel_cluster: SentinelCluster) -> None:
         loop.wait_for_acks(500, after=switched)
         ended = time.monotonic()
     report = final_report(sentinel_cluster, loop)
-    first = loop.first_ack_after(switched)
-    assert first is not None
-    print(f"first write {(first - switched) * 1000:.1f} ms after +switch-master")
-    assert first - switched < 0.1
+    check_first_write(loop, switched)
     assert new != old
     assert report.lost == ()
     assert report.duplicated == ()
