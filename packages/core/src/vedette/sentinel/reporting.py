@@ -47,6 +47,7 @@ _WARNING = (MasterSwitched, MasterDown, FailoverAborted, SentinelLost)
 _STALE = 600.0
 # Seconds within which another watcher's report of the same event is the same event.
 _SAME_EVENT = 10.0
+_TOLD_KEPT = 256
 # The last report of each event in this process: (what it said) -> (reporter, monotonic time).
 _told: dict[tuple[object, ...], tuple[int, float]] = {}
 
@@ -93,6 +94,9 @@ class EventReport:
         key, now = (type(event), *said), time.monotonic()
         last = _told.get(key)
         _told[key] = (id(self), now)
+        if len(_told) > _TOLD_KEPT:  # Sentinels lost with ever new reasons: forget the old ones
+            for stale in [k for k, (_, at) in _told.items() if now - at >= _SAME_EVENT]:
+                _told.pop(stale, None)
         return last is not None and last[0] != id(self) and now - last[1] < _SAME_EVENT
 
     def started(self) -> None:
