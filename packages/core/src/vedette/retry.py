@@ -8,7 +8,7 @@ overall deadline; any other error (a wrong password, a typo in the service name,
 propagates at once. A retry does not wait out its backoff when a `FailoverWatcher` in this process
 sees the new master: it starts at once.
 
-Usage:
+Examples:
     >>> import vedette
     >>> client = vedette.connect("redis+sentinel://10.0.0.1,10.0.0.2/mymaster")  # doctest: +SKIP
     >>> vedette.ensure_call(client.lpush, "jobs", "payload", deadline=30)  # doctest: +SKIP

@@ -10,12 +10,20 @@ Both keep Dramatiq's Redis layout; see docs/dramatiq.md.
 """
 
 import logging as _logging
+from importlib.metadata import version as _version
 
-from vedette_dramatiq.broker import SentinelBroker
-from vedette_dramatiq.consumer import SentinelConsumer
-from vedette_dramatiq.dispatch import DramatiqDispatcher
-from vedette_dramatiq.middleware import NotARedisBroker, SentinelMiddleware
-from vedette_dramatiq.results import SentinelResultBackend
+from vedette_dramatiq.compat import check_dramatiq_version as _check_dramatiq_version
+
+_check_dramatiq_version()  # before Dramatiq's classes are subclassed: a clear error, not an odd one
+
+from vedette_dramatiq.broker import SentinelBroker  # noqa: E402
+from vedette_dramatiq.consumer import SentinelConsumer  # noqa: E402
+from vedette_dramatiq.dispatch import DramatiqDispatcher  # noqa: E402
+from vedette_dramatiq.middleware import NotARedisBroker, SentinelMiddleware  # noqa: E402
+from vedette_dramatiq.results import SentinelResultBackend  # noqa: E402
+
+__version__ = _version("vedette-dramatiq")
+"""The installed version of the ``vedette-dramatiq`` distribution."""
 
 # A library logs; the application decides where its records go (docs/operations.md).
 _logging.getLogger("vedette_dramatiq").addHandler(_logging.NullHandler())
@@ -27,4 +35,6 @@ __all__ = [
     "SentinelConsumer",
     "SentinelMiddleware",
     "SentinelResultBackend",
+    # Metadata
+    "__version__",
 ]

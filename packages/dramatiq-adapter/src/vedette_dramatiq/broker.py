@@ -56,8 +56,11 @@ class SentinelBroker(RedisBroker):
         url: ``redis+sentinel://[user:password@]host1:26379,host2:26379/service_name[/db]``
             with the core's options (``?wait_replicas=1``, ``sentinel_password=...``).
         config: Or the `vedette.SentinelConfig` itself.
-        middleware, namespace, maintenance_chance, heartbeat_timeout, dead_message_ttl:
-            As for `RedisBroker`.
+        middleware: As for `RedisBroker`.
+        namespace: As for `RedisBroker`.
+        maintenance_chance: As for `RedisBroker`.
+        heartbeat_timeout: As for `RedisBroker`.
+        dead_message_ttl: As for `RedisBroker`.
         **redis_options: Options of the client that do not say where or how to connect
             (``max_connections``, ``client_name``, ``health_check_interval`` ...); see
             `vedette.connect`.

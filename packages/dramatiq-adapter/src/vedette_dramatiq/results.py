@@ -28,7 +28,9 @@ class SentinelResultBackend(RedisBackend):
     Args:
         url: A ``redis+sentinel://`` URL (use another database than the broker's, e.g. ``/1``).
         config: Or a `vedette.SentinelConfig`.
-        namespace, encoder, use_namespace_prefix_keys: As for `RedisBackend`.
+        namespace: As for `RedisBackend`.
+        encoder: As for `RedisBackend`.
+        use_namespace_prefix_keys: As for `RedisBackend`.
         **redis_options: Client options that do not say where to connect (see `vedette.connect`).
     """
 

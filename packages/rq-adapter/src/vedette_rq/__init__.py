@@ -18,6 +18,7 @@ See docs/rq.md.
 """
 
 import logging as _logging
+from importlib.metadata import version as _version
 
 from vedette_rq.compat import check_rq_version as _check_rq_version
 
@@ -27,6 +28,9 @@ from vedette_rq.connection import Redis, connect, watcher_of  # noqa: E402
 from vedette_rq.dispatch import RQDispatcher  # noqa: E402
 from vedette_rq.scheduler import Scheduler  # noqa: E402
 from vedette_rq.worker import FollowingWorker, SimpleWorker, SpawnWorker, Worker  # noqa: E402
+
+__version__ = _version("vedette-rq")
+"""The installed version of the ``vedette-rq`` distribution."""
 
 # A library logs; the application decides where its records go (docs/operations.md).
 _logging.getLogger("vedette_rq").addHandler(_logging.NullHandler())
@@ -44,4 +48,6 @@ __all__ = [
     # Scheduling
     "RQDispatcher",
     "Scheduler",
+    # Metadata
+    "__version__",
 ]

@@ -11,7 +11,7 @@ same code (`vedette.client.flight`, `vedette.retry.Attempts`, `vedette.client.hu
 loop is never blocked: lookups of the Sentinels run in a worker thread, and the watcher's thread
 wakes waiting coroutines with ``call_soon_threadsafe``.
 
-Usage:
+Examples:
     >>> import vedette.asyncio
     >>> client = vedette.asyncio.connect("redis+sentinel://10.0.0.1,10.0.0.2/mymaster")
     >>> async def enqueue(payload: str) -> None:

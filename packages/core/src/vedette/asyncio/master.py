@@ -7,7 +7,7 @@ held while a replica is promoted; late replies waited for, never a command run t
 reply was lost raised as `OutcomeUnknownError`; pub/sub re-subscribed; ``wait_replicas``. No
 call blocks the event loop: lookups run in a worker thread, holds and pauses are awaited.
 
-Usage:
+Examples:
     >>> import vedette.asyncio
     >>> client = vedette.asyncio.connect("redis+sentinel://10.0.0.1,10.0.0.2/mymaster")
     >>> await client.lpush("jobs", "payload")  # doctest: +SKIP

@@ -5,7 +5,7 @@ the deadline, the messages), awaited instead of slept: a pause never blocks the 
 it ends as soon as any watcher of the process sees the master switch (its thread rings the
 process's switch signal, which wakes the loop).
 
-Usage:
+Examples:
     >>> import vedette.asyncio
     >>> await vedette.asyncio.ensure_call(client.lpush, "jobs", "payload")  # doctest: +SKIP
     >>> @vedette.asyncio.ensured(deadline=30)

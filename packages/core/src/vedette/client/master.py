@@ -26,7 +26,7 @@ What the returned client's connections do, and where:
 All clients of one configuration in a process share one watcher and what it knows; after
 ``os.fork()`` the child starts its own watcher on first use.
 
-Usage:
+Examples:
     >>> import vedette
     >>> client = vedette.connect("redis+sentinel://10.0.0.1,10.0.0.2/mymaster")  # doctest: +SKIP
     >>> client.lpush("jobs", "payload")  # doctest: +SKIP

@@ -16,7 +16,7 @@ What the returned client's connections do:
 Replicas replicate asynchronously: a read may not see a write just acknowledged by the master.
 Read from the master (`vedette.connect`) where that matters.
 
-Usage:
+Examples:
     >>> import vedette
     >>> reader = vedette.connect_replica("redis+sentinel://10.0.0.1/mymaster")  # doctest: +SKIP
     >>> reader.get("report")  # doctest: +SKIP

@@ -29,7 +29,7 @@ class AddressMap:
     is warned about once (a map that is empty translates nothing and warns about nothing); with
     ``strict=True`` it raises `ConfigurationError` instead, so a forgotten entry fails loudly.
 
-    Example:
+    Examples:
         >>> nat = AddressMap({"10.0.0.5:6379": ("127.0.0.1", 16379)})
         >>> str(nat.translate(Address("10.0.0.5", 6379)))
         '127.0.0.1:16379'

@@ -37,7 +37,7 @@ class SentinelConfig:
     naming the field. Timeouts are finite by default: a dead host costs seconds, never forever.
     Passwords and user names are never shown by ``repr()``/``str()``.
 
-    Example:
+    Examples:
         >>> config = SentinelConfig(sentinels=[("10.0.0.1", 26379)], service_name="mymaster")
         >>> config.sentinels
         (Address(host='10.0.0.1', port=26379),)

@@ -167,6 +167,8 @@ def _read_nested(collected: _Collected, key: str, table: dict[str, str], value: 
     for inner_key, inner_value in value.items():
         written_as = f"{key}[{inner_key!r}]"
         field = table.get(inner_key)
+        if field is None and inner_value is None:
+            continue  # None means "not set", as everywhere (RQ's own example writes one)
         if field is None:
             raise ConfigurationError(
                 written_as, f"not supported here; supported keys: {', '.join(sorted(table))}"

@@ -13,6 +13,7 @@ from typing import Literal
 __all__ = ["CATALOG", "Kind", "Metric"]
 
 Kind = Literal["counter", "histogram", "gauge"]
+"""What a `Metric` is: a counter, a histogram or a gauge."""
 
 # Buckets (seconds) for pauses a failover makes: tens of milliseconds to a minute.
 PAUSE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -203,3 +204,4 @@ CATALOG: tuple[Metric, ...] = (
         multiprocess_mode="livesum",
     ),
 )
+"""Every metric the core and the adapters record; docs/operations.md has the same table."""

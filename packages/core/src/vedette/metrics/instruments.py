@@ -50,7 +50,9 @@ WAIT_CONFIRMED = _get("vedette.wait.confirmed", Counter)
 WAIT_SHORTFALLS = _get("vedette.wait.shortfalls", Counter)
 WORKER_RESUME = _get("vedette.worker.resume", Histogram)
 DRAMATIQ_RECONCILIATIONS = _get("vedette.dramatiq.reconciliations", Counter)
+"""Dramatiq acknowledgements a failover left unsure, reconciled (by ``vedette_dramatiq``)."""
 RQ_CLAIMS_RECOVERED = _get("vedette.rq.claims_recovered", Counter)
+"""RQ jobs a failover left unclaimed, run or put back (by ``vedette_rq``)."""
 SCHEDULE_TICKS = _get("vedette.schedule.ticks", Counter)
 SCHEDULE_DISPATCHED = _get("vedette.schedule.dispatched", Counter)
 SCHEDULE_LATENESS = _get("vedette.schedule.lateness", Histogram)

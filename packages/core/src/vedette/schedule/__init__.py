@@ -8,7 +8,7 @@ each due run to the `Dispatcher` of the entry's framework, which the adapters pr
 document of an entry is described in docs/schedule-schema.md; daylight saving time in
 `vedette.schedule.timing`.
 
-Usage:
+Examples:
     >>> import vedette
     >>> from vedette.schedule import Crontab, Entry, ScheduleStore, Target
     >>> store = ScheduleStore(vedette.connect("redis+sentinel://h1,h2,h3/svc"))  # doctest: +SKIP

@@ -122,7 +122,7 @@ class ScheduleRunner:
     An error no retry can fix stops it: `run` closes the runner and raises it (refused
     credentials, a ``NOPERM`` reply, an unknown service, an invalid setting).
 
-    Usage:
+    Examples:
         >>> runner = ScheduleRunner(store, {"rq": rq_dispatcher})  # doctest: +SKIP
         >>> threading.Thread(target=runner.run).start()  # doctest: +SKIP
         >>> runner.stop()  # doctest: +SKIP

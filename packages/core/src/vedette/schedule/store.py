@@ -115,7 +115,7 @@ class ScheduleStore:
     failovers), a plain ``redis.Redis`` or a ``redis.cluster.RedisCluster``. The client may
     decode responses or not. Writes are single atomic scripts.
 
-    Usage:
+    Examples:
         >>> client = vedette.connect("redis+sentinel://h1,h2,h3/svc")  # doctest: +SKIP
         >>> store = ScheduleStore(client)  # doctest: +SKIP
         >>> store.add(entry)  # doctest: +SKIP

@@ -67,7 +67,7 @@ class Discovery:
 
     Thread-safe: several threads may call `discover` at once. `close` releases the connections.
 
-    Example:
+    Examples:
         >>> with Discovery(config) as discovery:  # doctest: +SKIP
         ...     print(discovery.discover().master)
         10.0.0.5:6379

@@ -27,7 +27,7 @@ class EventStream(Iterator[FailoverEvent], AsyncIterator[FailoverEvent]):
     It ends when the watcher closes, when `close` is called, or after ``timeout`` seconds
     without an event.
 
-    Example:
+    Examples:
         >>> async for event in watcher.events():  # doctest: +SKIP
         ...     print(event.describe())
     """

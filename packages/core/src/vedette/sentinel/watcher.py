@@ -81,7 +81,7 @@ class FailoverWatcher:
     (a callback, called on the watcher's dispatcher thread) or `events` (a blocking iterator).
     To share the watcher the pools of a configuration use, call `shared_watcher`.
 
-    Example:
+    Examples:
         >>> with FailoverWatcher(config) as watcher:  # doctest: +SKIP
         ...     for event in watcher.events():
         ...         print(event.at, event.describe())
@@ -622,7 +622,7 @@ def shared_watcher(config: SentinelConfig) -> FailoverWatcher:
     it with `FailoverWatcher.start` (or ``with``) while you need its events, and let go with
     `FailoverWatcher.close`; it stops when nobody holds it.
 
-    Example:
+    Examples:
         >>> watcher = vedette.shared_watcher(config)  # doctest: +SKIP
         >>> with watcher:
         ...     unsubscribe = watcher.subscribe(on_event)

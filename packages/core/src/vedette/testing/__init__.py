@@ -9,7 +9,7 @@ failover events a client sees, and `ScriptedWatcher` plays them without a failov
 fixtures, add ``pytest_plugins = ["vedette.testing.pytest_plugin"]`` to a ``conftest.py`` and
 annotate the factory fixture with `ClusterFactory`.
 
-Usage:
+Examples:
     >>> from vedette.testing import SentinelCluster
     >>> with SentinelCluster() as cluster:  # doctest: +SKIP
     ...     old = cluster.kill_master()

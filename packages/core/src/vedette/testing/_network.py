@@ -50,7 +50,7 @@ class LossyProxy:
     to that command, on any connection, is swallowed and the connection cut on both sides.
     Everything else passes through unchanged.
 
-    Example:
+    Examples:
         >>> with LossyProxy(cluster.master_address()) as proxy:  # doctest: +SKIP
         ...     config = dataclasses.replace(cluster.config, nat={master: proxy.address})
         ...     proxy.lose_reply_to("BLMOVE")

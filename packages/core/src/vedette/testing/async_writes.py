@@ -12,7 +12,7 @@ process held before the loop started is frozen out of the collector while it run
 as services that care about pauses do after start-up: a full collection then costs what the run
 allocates, not a test runner's whole heap.
 
-Example:
+Examples:
     >>> with AsyncWriteLoop(
     ...     lambda: vedette.asyncio.connect(cluster.url),
     ...     lambda client, n: client.rpush("log", n),

@@ -33,7 +33,7 @@ class SentinelCluster:
     on exit, also when the block raises (and, on Linux, when the test process itself is killed).
     Failure detection is fast (``down_after_ms`` defaults to 1 s) so failovers take ~2 s.
 
-    Example:
+    Examples:
         >>> with SentinelCluster() as cluster:  # doctest: +SKIP
         ...     old = cluster.kill_master()
         ...     new = cluster.wait_for_switch(timeout=30)

@@ -7,7 +7,7 @@ events reach subscribers at once, on the test's thread. Give it to `vedette.conn
 watcher=...)` to see what a client (or an adapter built on one) does through a failover, step by
 step, without making one happen.
 
-Example:
+Examples:
     >>> with capture_events(client) as events:  # doctest: +SKIP
     ...     cluster.failover()
     ...     switched = events.wait_for(MasterSwitched, timeout=30)

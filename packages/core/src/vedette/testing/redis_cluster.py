@@ -3,7 +3,7 @@
 For the code that must also work on Redis Cluster (the schedule store keeps its keys in one hash
 slot): three masters by default, no replicas, the 16384 slots split evenly.
 
-Usage:
+Examples:
     >>> with LocalRedisCluster() as nodes:  # doctest: +SKIP
     ...     client = nodes.client()  # a redis.cluster.RedisCluster
 """

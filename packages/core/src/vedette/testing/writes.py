@@ -5,7 +5,7 @@ were acknowledged, and when. `WriteReport` compares them with what the final mas
 duplicated, and the longest pause. `SwitchClock` notes when the Sentinels published
 ``+switch-master``, on its own plain subscriptions, independent of the client under test.
 
-Example:
+Examples:
     >>> with SentinelCluster() as cluster, SwitchClock(cluster) as clock:  # doctest: +SKIP
     ...     client = vedette.connect(cluster.url)
     ...     with WriteLoop(lambda n: client.rpush("log", n)) as loop:
