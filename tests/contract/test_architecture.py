@@ -41,6 +41,7 @@ PUBLIC = {
 
 CORE = ROOT / "packages/core/src/vedette"
 CORE_LAYERS = (
+    "versions",
     "errors",
     "address",
     "config",

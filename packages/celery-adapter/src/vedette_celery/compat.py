@@ -7,10 +7,10 @@ ranges are the package's dependencies (pyproject.toml); a test checks that they 
 
 from __future__ import annotations
 
-import re
-
 import celery
 import kombu
+
+from vedette import SupportedRange, require_version
 
 __all__ = [
     "CELERY_VERSION",
@@ -27,10 +27,10 @@ CELERY_VERSION: str = celery.__version__
 KOMBU_VERSION: str = kombu.__version__
 """The installed kombu's version."""
 
-SUPPORTED_CELERY = ((5, 3), (6, 0))
+SUPPORTED_CELERY: SupportedRange = ((5, 3), (6, 0))
 """The Celery versions supported: from the first, up to (not including) the second."""
 
-SUPPORTED_KOMBU = ((5, 7), (6, 0))
+SUPPORTED_KOMBU: SupportedRange = ((5, 7), (6, 0))
 """The kombu versions supported: from the first, up to (not including) the second.
 
 5.7: its event loop re-registers a Redis connection that reconnects, which the transport's
@@ -47,7 +47,7 @@ def check_celery_version(installed: str = CELERY_VERSION) -> None:
     Raises:
         ImportError: The version is older than 5.3, or 6.0 or newer.
     """
-    _check("celery", installed, SUPPORTED_CELERY)
+    require_version("celery", installed, SUPPORTED_CELERY, by="vedette-celery")
 
 
 def check_kombu_version(installed: str = KOMBU_VERSION) -> None:
@@ -59,25 +59,4 @@ def check_kombu_version(installed: str = KOMBU_VERSION) -> None:
     Raises:
         ImportError: The version is older than 5.7, or 6.0 or newer.
     """
-    _check("kombu", installed, SUPPORTED_KOMBU)
-
-
-def _check(
-    package: str, installed: str, supported: tuple[tuple[int, int], tuple[int, int]]
-) -> None:
-    lowest, beyond = supported
-    if not lowest <= _major_minor(installed) < beyond:
-        wanted = f">={lowest[0]}.{lowest[1]},<{beyond[0]}.{beyond[1]}"
-        raise ImportError(
-            f"vedette-celery supports {package} >= {lowest[0]}.{lowest[1]}, "
-            f"< {beyond[0]}.{beyond[1]}; {package} {installed} is installed "
-            f"(pip install '{package}{wanted}')"
-        )
-
-
-def _major_minor(version: str) -> tuple[int, int]:
-    """``(5, 7)`` for ``"5.7.0"``, ``"5.7.0rc1"`` or ``"5.7"``; ``(6, 0)`` for ``"6"``."""
-    found = re.match(r"(\d+)(?:\.(\d+))?", version)
-    if found is None:
-        return (0, 0)  # unreadable: refused, with the version as it reads
-    return (int(found[1]), int(found[2] or 0))
+    require_version("kombu", installed, SUPPORTED_KOMBU, by="vedette-celery")

@@ -53,6 +53,7 @@ from vedette.sentinel.events import (
     SentinelRecovered,
 )
 from vedette.sentinel.watcher import EventStream, FailoverWatcher, shared_watcher
+from vedette.versions import SupportedRange, require_version
 
 __version__ = _version("vedette")
 """The installed version of the ``vedette`` distribution."""
@@ -117,4 +118,7 @@ __all__ = [
     "VedetteError",
     # Metadata
     "__version__",
+    # Version ranges, for adapters
+    "SupportedRange",
+    "require_version",
 ]

@@ -7,16 +7,16 @@ dependency (pyproject.toml); a test checks that they agree.
 
 from __future__ import annotations
 
-import re
-
 import dramatiq
+
+from vedette import SupportedRange, require_version
 
 __all__ = ["DRAMATIQ_VERSION", "SUPPORTED_DRAMATIQ", "check_dramatiq_version"]
 
 DRAMATIQ_VERSION: str = dramatiq.__version__
 """The installed Dramatiq's version."""
 
-SUPPORTED_DRAMATIQ = ((1, 16), (3, 0))
+SUPPORTED_DRAMATIQ: SupportedRange = ((1, 16), (3, 0))
 """The Dramatiq versions supported: from the first, up to (not including) the second."""
 
 
@@ -29,19 +29,4 @@ def check_dramatiq_version(installed: str = DRAMATIQ_VERSION) -> None:
     Raises:
         ImportError: The version is older than 1.16, or 3.0 or newer.
     """
-    lowest, beyond = SUPPORTED_DRAMATIQ
-    if not lowest <= _major_minor(installed) < beyond:
-        wanted = f">={lowest[0]}.{lowest[1]},<{beyond[0]}.{beyond[1]}"
-        raise ImportError(
-            f"vedette-dramatiq supports dramatiq >= {lowest[0]}.{lowest[1]}, "
-            f"< {beyond[0]}.{beyond[1]}; dramatiq {installed} is installed "
-            f"(pip install 'dramatiq{wanted}')"
-        )
-
-
-def _major_minor(version: str) -> tuple[int, int]:
-    """``(1, 16)`` for ``"1.16.0"``, ``"1.16.0rc1"`` or ``"1.16"``; ``(3, 0)`` for ``"3"``."""
-    found = re.match(r"(\d+)(?:\.(\d+))?", version)
-    if found is None:
-        return (0, 0)  # unreadable: refused, with the version as it reads
-    return (int(found[1]), int(found[2] or 0))
+    require_version("dramatiq", installed, SUPPORTED_DRAMATIQ, by="vedette-dramatiq")

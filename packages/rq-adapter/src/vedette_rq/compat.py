@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 from rq.version import VERSION
+
+from vedette import SupportedRange, require_version
 
 __all__ = ["SUPPORTED_RQ", "check_rq_version"]
 
-SUPPORTED_RQ = ((2, 0), (4, 0))
+SUPPORTED_RQ: SupportedRange = ((2, 0), (4, 0))
 """The RQ versions supported: from the first, up to (not including) the second."""
 
 
@@ -21,12 +21,4 @@ def check_rq_version(installed: str = VERSION) -> None:
     Raises:
         ImportError: The version is older than 2.0, or 4.0 or newer.
     """
-    lowest, beyond = SUPPORTED_RQ
-    major, _, rest = installed.partition(".")
-    minor = "".join(itertools.takewhile(str.isdigit, rest)) or "0"
-    if not major.isdigit() or not lowest <= (int(major), int(minor)) < beyond:
-        wanted = f">={lowest[0]}.{lowest[1]},<{beyond[0]}.{beyond[1]}"
-        raise ImportError(
-            f"vedette-rq supports rq >= {lowest[0]}.{lowest[1]}, < {beyond[0]}.{beyond[1]}; "
-            f"rq {installed} is installed (pip install 'rq{wanted}')"
-        )
+    require_version("rq", installed, SUPPORTED_RQ, by="vedette-rq")
