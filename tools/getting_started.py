@@ -164,7 +164,12 @@ def run(page: Page, directory: Path) -> str:
         stop_group(shell)
         cluster_left = (directory / "dev" / "cluster.json").exists()
         # Whatever the steps did: a cluster they left running is stopped.
-        subprocess.run([sys.executable, "-m", "vedette", "dev", "down"], env=env, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "vedette", "dev", "down"],
+            env=env,
+            capture_output=True,  # "no dev cluster is recorded", when the page stopped it
+            check=False,
+        )
     elapsed = time.monotonic() - started
     worker_log = read(example / "worker.log")
     shown = (

@@ -39,8 +39,17 @@ def restricted(factory: ClusterFactory, rules: str, *, replicas: int = 1) -> Sen
         username=USER,
         password=PASSWORD,
     )
-    with pytest.raises(redis.exceptions.NoPermissionError):  # the rules hold
+    hello = as_user.execute_command("HELLO")  # redis-py makes the reply a dict
+    version = hello[b"version"].decode()
+    try:
         as_user.execute_command("ROLE")
+    except redis.exceptions.NoPermissionError:
+        pass  # the rules hold
+    else:
+        as_user.close()
+        # ROLE joined @admin in Redis 7.0: before, these rules leave it to the user.
+        assert int(version.split(".")[0]) < 7, f"{rules!r} let the user run ROLE"
+        pytest.skip(f"on Redis {version}, {rules!r} lets the user run ROLE: nothing to test")
     as_user.close()
     return cluster
 
@@ -147,6 +156,8 @@ def test_a_sentinel_refusing_its_user_fails_at_once_naming_the_command(
         client.ping()
     assert time.monotonic() - started < 2  # not retried for retry_deadline
     message = str(raised.value)
-    assert "'sentinel|master'" in message
+    # Redis 7 names the subcommand refused; Redis 6 only the command.
+    version = sentinel_cluster.sentinel(0).info("server")["redis_version"]
+    assert ("'sentinel|master'" if int(version.split(".")[0]) >= 7 else "'sentinel'") in message
     assert "sentinel_username" in message
     assert "blind" not in message

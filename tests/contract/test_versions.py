@@ -38,13 +38,20 @@ DISTRIBUTIONS = {
 
 
 def declared(distribution: str, package: str) -> dict[str, Version]:
-    """The bounds ``distribution`` requires of ``package``, by operator (``">="``, ``"<"``)."""
+    """The bounds ``distribution`` requires of ``package``, by operator (``">="``, ``"<"``).
+
+    Exclusions inside the range (``!=5.5.*``) are left out: the import check sees the range.
+    """
     (requirement,) = [
         requirement
         for requirement in map(Requirement, requires(distribution) or [])
         if requirement.name == package
     ]
-    return {spec.operator: Version(spec.version) for spec in requirement.specifier}
+    return {
+        spec.operator: Version(spec.version)
+        for spec in requirement.specifier
+        if spec.operator in (">=", "<")
+    }
 
 
 def dotted(major_minor: tuple[int, int]) -> str:
