@@ -354,16 +354,12 @@ def build(session: nox.Session) -> None:
 
 def _cell(session: nox.Session, *requirements: str, celery: bool = True) -> None:
     """Install a matrix cell's packages with its pins (without Celery's adapter, if asked)."""
-    packages = PACKAGES
+    directories = PACKAGES[1::2]  # PACKAGES is "-e", directory, "-e", directory ...
     if not celery:
-        packages = [part for part in PACKAGES if part != "packages/celery-adapter"]
-        packages = [part for i, part in enumerate(packages) if not _dangling_e(packages, i)]
-    session.install(*packages, *GROUPS["test"], *requirements)
+        directories = [path for path in directories if path != "packages/celery-adapter"]
+    editable = [part for path in directories for part in ("-e", path)]
+    session.install(*editable, *GROUPS["test"], *requirements)
     _prefer_system_redis(session)
-
-
-def _dangling_e(parts: list[str], index: int) -> bool:
-    return parts[index] == "-e" and (index + 1 == len(parts) or parts[index + 1] == "-e")
 
 
 def _framework_cell(session: nox.Session, framework: str, version: str) -> None:
@@ -400,7 +396,7 @@ def redis_py(session: nox.Session, version: str) -> None:
 
     kombu 5.7 needs redis-py 6.4 or newer: on redis-py 5, without the Celery adapter.
     """
-    celery = version >= "6.4"
+    celery = tuple(map(int, version.split("."))) >= (6, 4)
     _cell(session, f"redis=={version}.*", celery=celery)
     streams = [test for name, test in KILL_9_STREAMS.items() if celery or name != "celery"]
     session.run("pytest", *PYTEST_ARGS, *CORE_TESTS, *streams, *session.posargs)
