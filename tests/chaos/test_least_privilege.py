@@ -39,7 +39,9 @@ def restricted(factory: ClusterFactory, rules: str, *, replicas: int = 1) -> Sen
         username=USER,
         password=PASSWORD,
     )
-    hello = as_user.execute_command("HELLO")  # redis-py makes the reply a dict
+    hello = as_user.execute_command("HELLO")  # a dict; a flat list on redis-py 5.0
+    if isinstance(hello, list):
+        hello = dict(zip(hello[::2], hello[1::2], strict=True))
     version = hello[b"version"].decode()
     try:
         as_user.execute_command("ROLE")
