@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -44,6 +46,7 @@ from vedette.metrics.instruments import COMMANDS_RETRIED, FAILOVER_HELD, SENTINE
 from vedette.metrics.pauses import PauseClock
 from vedette.process.reentry import OwnedLock
 from vedette.retry import Attempts, lost_replies_retried
+from vedette.sentinel import reporting
 from vedette.sentinel.reporting import EventReport
 
 
@@ -283,6 +286,39 @@ def test_two_watchers_of_a_process_tell_a_switch_once(
     counted = samples(registry)
     assert (
         counted[("vedette_failover_switches_total", (("service", "twice"), ("via", "event")))] == 2
+    )
+
+
+def test_two_watchers_telling_a_switch_at_the_same_instant_count_it_once(
+    registry: CollectorRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two watchers of one service hear a Sentinel's +switch-master at the same instant, each on
+    # its listener's thread. The timing is forced: each reads what another watcher told, then
+    # waits (up to 1 s) for the other to have read it too, as an untimely thread switch would.
+    both_read = threading.Barrier(2)
+
+    class Told(dict[tuple[object, ...], tuple[int, float]]):
+        def get(self, key: tuple[object, ...], default: Any = None) -> Any:
+            told = super().get(key, default)
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait(1)
+            return told
+
+    monkeypatch.setattr(reporting, "_told", Told())
+    at = datetime.now(timezone.utc)
+    switched = MasterSwitched(
+        service="racing", at=at, old=Address("10.0.0.1", 6379), new=Address("10.0.0.2", 6379)
+    )
+    threads = [
+        threading.Thread(target=EventReport("racing").published, args=(switched,)) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    counted = samples(registry)
+    assert (
+        counted[("vedette_failover_switches_total", (("service", "racing"), ("via", "event")))] == 1
     )
 
 

@@ -7,8 +7,9 @@ The switch is logged at WARNING, as are a master down, a failover aborted and a 
 the rest at INFO. docs/operations.md has the table.
 
 Once per process: a process with two watchers of one service (two configurations that differ in
-how they reach the Sentinels) hears each event twice; what another watcher of the process told
-in the last few seconds is neither logged nor counted again.
+how they reach the Sentinels) hears each event twice, often at the same instant on two threads;
+what another watcher of the process told in the last few seconds is neither logged nor counted
+again.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from vedette.metrics.instruments import (
     OUTCOME_UNKNOWN,
     SENTINELS_REACHABLE,
 )
+from vedette.process.reentry import CalledBack, OwnedLock
 from vedette.sentinel.events import (
     FailoverAborted,
     FailoverEvent,
@@ -50,6 +52,7 @@ _SAME_EVENT = 10.0
 _TOLD_KEPT = 256
 # The last report of each event in this process: (what it said) -> (reporter, monotonic time).
 _told: dict[tuple[object, ...], tuple[int, float]] = {}
+_telling = OwnedLock()  # one watcher at a time reads and writes _told
 
 
 def event_name(event: FailoverEvent) -> str:
@@ -92,11 +95,15 @@ class EventReport:
             getattr(event, spec.name) for spec in fields(event) if spec.name not in ("at", "via")
         )
         key, now = (type(event), *said), time.monotonic()
-        last = _told.get(key)
-        _told[key] = (id(self), now)
-        if len(_told) > _TOLD_KEPT:  # Sentinels lost with ever new reasons: forget the old ones
-            for stale in [k for k, (_, at) in _told.items() if now - at >= _SAME_EVENT]:
-                _told.pop(stale, None)
+        try:
+            with _telling:
+                last = _told.get(key)
+                _told[key] = (id(self), now)
+                if len(_told) > _TOLD_KEPT:  # Sentinels lost with ever new reasons: forget old ones
+                    for stale in [k for k, (_, at) in _told.items() if now - at >= _SAME_EVENT]:
+                        _told.pop(stale, None)
+        except CalledBack:  # a finalizer interrupted this very check: telling twice beats waiting
+            return False
         return last is not None and last[0] != id(self) and now - last[1] < _SAME_EVENT
 
     def started(self) -> None:
