@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import kombu.pools
@@ -90,24 +91,46 @@ def recorded() -> Iterator[tuple[CollectorRegistry, InMemoryMetricReader]]:
 
 
 def start(
-    framework: str, cluster: SentinelCluster, factory: WorkerFactory, directory: Path
+    framework: str,
+    cluster: SentinelCluster,
+    factory: WorkerFactory,
+    directory: Path,
+    closing: ExitStack,
 ) -> Callable[[int], object]:
-    """Start one worker of ``framework`` recording its metrics to ``directory``; its sender."""
+    """Start one worker of ``framework`` recording its metrics to ``directory``; its sender.
+
+    The sender's client is closed by ``closing``: its watcher must not outlive the test, where
+    it would go on reporting (its Sentinels lost) into the next test's metrics.
+    """
     if framework == "celery":
         url = celery_url(cluster)
         factory.marker = CeleryWorkers.MARKER
         CeleryWorkers(factory)(url, result_backend=celery_url(cluster, 1))
         app = producer_app(url)
+        closing.callback(app.close)
         return lambda number: app.send_task("record", (number,))
     if framework == "dramatiq":
         factory.marker = DramatiqWorkers.MARKER
         DramatiqWorkers(factory)(cluster)
         broker = SentinelBroker(config=cluster.config)
+        closing.callback(broker.client.close)  # dramatiq's RedisBroker.close keeps it open
         return lambda number: broker.enqueue(message(number))
     factory.marker = "Listening on"
     factory(rq_worker(cluster.url, "-c", "vedette_harness.rq_metrics"))
-    queue = Queue("default", connection=vedette_rq.connect(cluster.url))
+    connection = vedette_rq.connect(cluster.url)
+    closing.callback(connection.close)
+    queue = Queue("default", connection=connection)
     return lambda number: queue.enqueue(JOB, number)
+
+
+def sentinels_told(cluster: SentinelCluster) -> str:
+    """What each Sentinel logged of failovers: the story behind a count that is off."""
+    kinds = ("+sdown master", "+odown", "+try-failover", "+elected-leader", "+switch-master")
+    told = []
+    for address in cluster.sentinel_addresses:
+        lines = cluster.log_file(address).read_text(errors="replace").splitlines()
+        told += [f"{address}: {line}" for line in lines if any(k in line for k in kinds)]
+    return "\n".join(told)
 
 
 @pytest.mark.parametrize("framework", ["celery", "dramatiq", "rq"])
@@ -123,11 +146,16 @@ def test_each_fault_shows_one_switch_its_pause_and_the_worker_s_resume(
     directory = tmp_path / "prometheus"
     directory.mkdir()
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))  # for the worker
-    cluster = sentinel_cluster_factory(replicas=2)  # one left for the planned failover
+    # Two replicas: one left for the planned failover. Exactly one switch per fault needs
+    # Sentinels that switch once: with the usual test timings, a loaded machine can stall the
+    # new master past down-after-milliseconds (1 s) or a failover's leader past twice the
+    # failover-timeout (3 s), and the Sentinels rightly switch again. These leave them no room.
+    cluster = sentinel_cluster_factory(replicas=2, down_after_ms=2500, failover_timeout_ms=10_000)
     service = cluster.config.service_name
     client = vedette.connect(cluster.url)
-    with WorkerFactory(tmp_path, marker="") as factory:
-        send = start(framework, cluster, factory, directory)
+    with WorkerFactory(tmp_path, marker="") as factory, ExitStack() as closing:
+        closing.callback(client.close)
+        send = start(framework, cluster, factory, directory, closing)
         resumes: list[float] = []
         in_turn: tuple[Fault, ...] = ("kill", "failover")
         for faults, fault in enumerate(in_turn, start=1):
@@ -145,7 +173,8 @@ def test_each_fault_shows_one_switch_its_pause_and_the_worker_s_resume(
 
             # This process: Prometheus and OpenTelemetry agree, one switch and one pause each.
             mine = scraped(registry)
-            assert total(mine, "vedette_failover_switches_total", service=service) == faults
+            counted = total(mine, "vedette_failover_switches_total", service=service)
+            assert counted == faults, sentinels_told(cluster)
             assert total(mine, "vedette_failover_held_seconds_count", service=service) == faults
             held = total(mine, "vedette_failover_held_seconds_sum", service=service) - held_before
             print(f"{framework} {fault}: held {held:.3f} s, paused {paused.longest_pause:.3f} s")

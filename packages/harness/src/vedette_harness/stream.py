@@ -122,9 +122,9 @@ class StreamReport:
 def assert_survived(report: StreamReport, *, resume_within: float | None = None) -> None:
     """Nothing lost, repeated, stranded or written to the old master; no producer error."""
     print(report.summary())
-    assert report.producer_errors == []
-    assert report.lost == []
-    assert report.duplicated == []
+    assert report.producer_errors == [], report.producer_errors[:10]
+    assert report.lost == [], f"lost {report.lost}"
+    assert report.duplicated == [], f"duplicated {report.duplicated}"
     assert report.stranded == 0
     assert report.written_to_old_master == []
     if resume_within is not None:
